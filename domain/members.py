@@ -1,0 +1,281 @@
+"""Members, their channel identities, and reversible identity merges."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from domain import errors
+from domain.clock import require_aware
+
+
+class Channel(StrEnum):
+    """Where a member was acquired, and where an identity lives."""
+
+    WECHAT = "wechat"
+    DOUYIN = "douyin"
+    XIAOHONGSHU = "xiaohongshu"
+    OFFLINE = "offline"
+    APP = "app"
+    REFERRAL = "referral"
+
+
+# A referral is how someone arrived, not an account they hold.
+IDENTITY_CHANNELS = frozenset(Channel) - {Channel.REFERRAL}
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"
+
+
+class MemberError(errors.DomainError):
+    """Base of member failures."""
+
+
+class MemberNotFound(MemberError, errors.NotFound):
+    """No member has that id."""
+
+
+class InvalidProfile(MemberError, errors.InvalidValue):
+    """A profile value is empty, too long or malformed."""
+
+
+class DuplicateIdentity(MemberError):
+    """The (channel, external id) pair already belongs to a member."""
+
+    code = "DUPLICATE_IDENTITY"
+
+
+class InvalidIdentity(MemberError, errors.InvalidValue):
+    """An identity on a channel that holds no accounts, or an empty external id."""
+
+
+class MemberAlreadyMerged(MemberError):
+    """The member was merged into another and can no longer change."""
+
+    code = "MEMBER_MERGED"
+
+
+class InvalidMerge(MemberError):
+    """A member merged into itself, or an undo that would break later merges."""
+
+    code = "INVALID_MERGE"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityKey:
+    channel: Channel
+    external_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    id: int
+    member_id: int
+    channel: Channel
+    external_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a member tells us about themselves. Name, email and phone are personal data."""
+
+    display_name: str
+    email: str | None = None
+    phone: str | None = None
+    age_band: str | None = None
+    region: str | None = None
+    occupation: str | None = None
+    interests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    profile: Profile
+    channel: Channel
+    joined_at: datetime
+    first_seen_at: datetime
+    status: MemberStatus
+    tier_id: int | None
+    tier_source: str | None
+    merged_into_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    """A member about to be written; the store assigns the id."""
+
+    profile: Profile
+    channel: Channel
+    joined_at: datetime
+    first_seen_at: datetime
+    identities: tuple[IdentityKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    id: int
+    survivor_id: int
+    merged_id: int
+    moved_identity_ids: tuple[int, ...]
+    actor: str
+    reason: str
+    merged_at: datetime
+    undone_at: datetime | None = None
+
+
+class MemberOrder(StrEnum):
+    """Stable orders: ties on the join time are broken by id."""
+
+    JOINED_AT_ASC = "joined_at_asc"
+    JOINED_AT_DESC = "joined_at_desc"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFilter:
+    tier_ids: tuple[int, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    joined_from: datetime | None = None
+    joined_to: datetime | None = None
+    search: str | None = None
+    include_merged: bool = False
+
+
+AGE_BANDS = ("<18", "18-24", "25-34", "35-44", "45-54", "55+")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
+MAX_INTERESTS = 20
+
+
+def validate_profile(profile: Profile) -> Profile:
+    """Return the profile trimmed, or raise InvalidProfile naming the field."""
+    name = profile.display_name.strip()
+    if not name or len(name) > 120:
+        raise InvalidProfile(
+            f"displayName must be 1-120 characters, got {len(name)}", field="displayName"
+        )
+    email = (profile.email or "").strip() or None
+    if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+        raise InvalidProfile(f"email {email!r} is not an address", field="email")
+    phone = (profile.phone or "").strip() or None
+    if phone is not None and not PHONE.match(phone):
+        raise InvalidProfile(f"phone {phone!r} is not a phone number", field="phone")
+    if profile.age_band is not None and profile.age_band not in AGE_BANDS:
+        raise InvalidProfile(
+            f"ageBand {profile.age_band!r} is not one of {', '.join(AGE_BANDS)}", field="ageBand"
+        )
+    interests = tuple(dict.fromkeys(i.strip().lower() for i in profile.interests if i.strip()))
+    if len(interests) > MAX_INTERESTS:
+        raise InvalidProfile(
+            f"at most {MAX_INTERESTS} interests, got {len(interests)}", field="interests"
+        )
+    return Profile(
+        display_name=name, email=email, phone=phone, age_band=profile.age_band,
+        region=(profile.region or "").strip() or None,
+        occupation=(profile.occupation or "").strip() or None,
+        interests=interests,
+    )
+
+
+def validate_identity(key: IdentityKey, *, field: str = "identities") -> IdentityKey:
+    external_id = key.external_id.strip()
+    if key.channel not in IDENTITY_CHANNELS:
+        raise InvalidIdentity(f"channel {key.channel} holds no accounts", field=field)
+    if not external_id or len(external_id) > 128:
+        raise InvalidIdentity("externalId must be 1-128 characters", field=field)
+    return IdentityKey(channel=key.channel, external_id=external_id)
+
+
+async def enroll_member(*, uow, profile: Profile, channel: Channel, joined_at: datetime,
+                        identities: tuple[IdentityKey, ...] = (), actor: str) -> Member:
+    """Create a member with their channel identities, in one transaction."""
+    profile = validate_profile(profile)
+    joined_at = require_aware(joined_at, field="joinedAt")
+    keys = tuple(validate_identity(k) for k in identities)
+    if len(set(keys)) != len(keys):
+        raise DuplicateIdentity("the same identity is listed twice", field="identities")
+    await _ensure_identities_free(uow, keys)
+    member_id = await uow.members.add(NewMember(
+        profile=profile, channel=channel, joined_at=joined_at, first_seen_at=joined_at,
+        identities=keys,
+    ))
+    await uow.audit.record(actor=actor, action="member.enroll", subject=f"member:{member_id}",
+                           detail={"channel": str(channel), "identities": len(keys)})
+    await uow.commit()
+    return await uow.members.get(member_id)
+
+
+async def add_identity(*, uow, member_id: int, key: IdentityKey, actor: str) -> Member:
+    """Attach one more channel identity to an active member."""
+    key = validate_identity(key, field="externalId")
+    member = await _active_member(uow, member_id, field="memberId")
+    await _ensure_identities_free(uow, (key,))
+    await uow.members.add_identity(member.id, key)
+    await uow.audit.record(actor=actor, action="member.add_identity",
+                           subject=f"member:{member.id}", detail={"channel": str(key.channel)})
+    await uow.commit()
+    return member
+
+
+async def merge_members(*, uow, survivor_id: int, merged_id: int, actor: str, reason: str,
+                        now: datetime) -> Merge:
+    """Fold `merged_id` into `survivor_id`: identities and events move, the merge is recorded."""
+    if survivor_id == merged_id:
+        raise InvalidMerge(f"member {survivor_id} cannot be merged into itself",
+                           field="mergedId")
+    survivor = await _active_member(uow, survivor_id, field="survivorId")
+    merged = await _active_member(uow, merged_id, field="mergedId")
+    merge = await uow.members.merge(survivor=survivor, merged=merged, actor=actor,
+                                    reason=reason.strip() or "unspecified", now=now)
+    await uow.audit.record(actor=actor, action="member.merge", subject=f"member:{survivor.id}",
+                           detail={"mergedId": merged.id, "mergeId": merge.id})
+    await uow.commit()
+    return merge
+
+
+async def undo_merge(*, uow, merge_id: int, actor: str, now: datetime) -> Merge:
+    """Give a merged member back its identities and events."""
+    merge = await uow.members.get_merge(merge_id)
+    if merge is None:
+        raise MemberNotFound(f"merge {merge_id} does not exist", field="mergeId")
+    if merge.undone_at is not None:
+        raise InvalidMerge(f"merge {merge_id} was already undone", field="mergeId")
+    survivor = await uow.members.get(merge.survivor_id)
+    if survivor is None or survivor.status is not MemberStatus.ACTIVE:
+        # Undo the later merge of the survivor first; otherwise identities would be split.
+        raise InvalidMerge(
+            f"member {merge.survivor_id} was merged again since; undo that merge first",
+            field="mergeId",
+        )
+    undone = await uow.members.undo_merge(merge, actor=actor, now=now)
+    await uow.audit.record(actor=actor, action="member.undo_merge",
+                           subject=f"member:{merge.merged_id}", detail={"mergeId": merge.id})
+    await uow.commit()
+    return undone
+
+
+async def _active_member(uow, member_id: int, *, field: str) -> Member:
+    member = await uow.members.get(member_id)
+    if member is None:
+        raise MemberNotFound(f"member {member_id} does not exist", field=field)
+    if member.status is MemberStatus.MERGED:
+        raise MemberAlreadyMerged(
+            f"member {member_id} was merged into member {member.merged_into_id}", field=field
+        )
+    return member
+
+
+async def _ensure_identities_free(uow, keys: tuple[IdentityKey, ...]) -> None:
+    owners = await uow.members.identity_owners(keys)
+    for key in keys:
+        if key in owners:
+            raise DuplicateIdentity(
+                f"{key.channel} identity {key.external_id!r} already belongs to member "
+                f"{owners[key]}", field="identities",
+            )
+

@@ -1,0 +1,136 @@
+"""Engines and the unit of work: the only door to the database."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from domain.store.repositories import (
+    AuditRepository,
+    CampaignRepository,
+    EventRepository,
+    MemberRepository,
+    TierRepository,
+    TokenRepository,
+)
+
+DEFAULT_URL = "sqlite+aiosqlite:///var/tierwise.db"
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async drivers."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """One engine per process. `unit_of_work()` opens a transaction per use case."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        options: dict = {}
+        if self.dialect == "postgresql":
+            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self._statements = 0
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._count)
+
+    def unit_of_work(self, *, write: bool = True) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.engine, write=write)
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def _count(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            self._statements += 1
+
+    @contextlib.contextmanager
+    def statement_counter(self) -> Iterator[list[int]]:
+        """Count the SQL statements (not transaction control) issued inside the block."""
+        box = [0]
+        start = self._statements
+        try:
+            yield box
+        finally:
+            box[0] = self._statements - start
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite's implicit transactions start late and never for SELECT; take control so
+    # a unit of work is one real transaction, and writers take the lock up front
+    # (BEGIN IMMEDIATE) instead of failing on a read-to-write upgrade.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn) -> None:
+        write = conn.get_execution_options().get("tierwise_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SqlAlchemyUnitOfWork:
+    """A transaction with the repositories bound to it.
+
+    `async with db.unit_of_work() as uow:` ... `await uow.commit()`; leaving the
+    block without committing rolls everything back, so a failed use case writes
+    nothing.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, write: bool) -> None:
+        self._engine = engine
+        self._write = write
+        self.connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> SqlAlchemyUnitOfWork:
+        conn = await self._engine.connect()
+        if self._write:
+            conn = await conn.execution_options(tierwise_write=True)
+        self.connection = conn
+        self.members = MemberRepository(conn)
+        self.tiers = TierRepository(conn)
+        self.campaigns = CampaignRepository(conn)
+        self.events = EventRepository(conn)
+        self.tokens = TokenRepository(conn)
+        self.audit = AuditRepository(conn)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.connection is not None
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            await self.connection.close()
+
+    async def commit(self) -> None:
+        assert self.connection is not None
+        await self.connection.commit()
+
+    async def rollback(self) -> None:
+        assert self.connection is not None
+        await self.connection.rollback()

@@ -1,0 +1,17 @@
+"""Repositories: SQL for one concept each, returning domain objects."""
+
+from domain.store.repositories.audit import AuditRepository
+from domain.store.repositories.campaigns import CampaignRepository
+from domain.store.repositories.events import EventRepository
+from domain.store.repositories.members import MemberRepository
+from domain.store.repositories.tiers import TierRepository
+from domain.store.repositories.tokens import TokenRepository
+
+__all__ = [
+    "AuditRepository",
+    "CampaignRepository",
+    "EventRepository",
+    "MemberRepository",
+    "TierRepository",
+    "TokenRepository",
+]

@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.clock import utcnow
+from domain.members import (
+    Channel,
+    DuplicateIdentity,
+    Identity,
+    IdentityKey,
+    Member,
+    MemberFilter,
+    MemberOrder,
+    MemberStatus,
+    Merge,
+    NewMember,
+    Profile,
+)
+from domain.paging import Page, PageRequest
+from domain.store.tables import events, member_identities, member_merges, members
+
+# The columns a members page needs; personal data is selected but never shown to roles
+# without the grant (the API decides that).
+_MEMBER_COLUMNS = (
+    members.c.id, members.c.display_name, members.c.email, members.c.phone, members.c.age_band,
+    members.c.region, members.c.occupation, members.c.interests, members.c.channel,
+    members.c.joined_at, members.c.first_seen_at, members.c.status, members.c.tier_id,
+    members.c.tier_source, members.c.merged_into_id,
+)
+
+
+def _member(row) -> Member:
+    return Member(
+        id=row.id,
+        profile=Profile(display_name=row.display_name, email=row.email, phone=row.phone,
+                        age_band=row.age_band, region=row.region, occupation=row.occupation,
+                        interests=tuple(row.interests or ())),
+        channel=Channel(row.channel), joined_at=row.joined_at, first_seen_at=row.first_seen_at,
+        status=MemberStatus(row.status), tier_id=row.tier_id, tier_source=row.tier_source,
+        merged_into_id=row.merged_into_id,
+    )
+
+
+def _identity(row) -> Identity:
+    return Identity(id=row.id, member_id=row.member_id, channel=Channel(row.channel),
+                    external_id=row.external_id, created_at=row.created_at)
+
+
+def _merge(row) -> Merge:
+    return Merge(id=row.id, survivor_id=row.survivor_id, merged_id=row.merged_id,
+                 moved_identity_ids=tuple(row.moved_identity_ids), actor=row.actor,
+                 reason=row.reason, merged_at=row.merged_at, undone_at=row.undone_at)
+
+
+def member_conditions(flt: MemberFilter) -> list:
+    conditions = []
+    if not flt.include_merged:
+        conditions.append(members.c.status == MemberStatus.ACTIVE.value)
+    if flt.tier_ids:
+        conditions.append(members.c.tier_id.in_(flt.tier_ids))
+    if flt.channels:
+        conditions.append(members.c.channel.in_([str(c) for c in flt.channels]))
+    if flt.joined_from is not None:
+        conditions.append(members.c.joined_at >= flt.joined_from)
+    if flt.joined_to is not None:
+        conditions.append(members.c.joined_at < flt.joined_to)
+    if flt.search:
+        pattern = flt.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(members.c.display_name.ilike(f"%{pattern}%", escape="\\"))
+    return conditions
+
+
+class MemberRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, new: NewMember) -> int:
+        p = new.profile
+        result = await self.conn.execute(members.insert().values(
+            display_name=p.display_name, email=p.email, phone=p.phone, age_band=p.age_band,
+            region=p.region, occupation=p.occupation, interests=list(p.interests),
+            channel=str(new.channel), joined_at=new.joined_at, first_seen_at=new.first_seen_at,
+            status=MemberStatus.ACTIVE.value, created_at=new.joined_at,
+        ).returning(members.c.id))
+        member_id = result.scalar_one()
+        for key in new.identities:
+            await self.add_identity(member_id, key)
+        return member_id
+
+    async def add_identity(self, member_id: int, key: IdentityKey) -> None:
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(member_identities.insert().values(
+                    member_id=member_id, channel=str(key.channel), external_id=key.external_id,
+                    created_at=utcnow(),
+                ))
+        except IntegrityError:
+            # Lost a race with another request claiming the same identity.
+            raise DuplicateIdentity(
+                f"{key.channel} identity {key.external_id!r} already belongs to a member",
+                field="identities",
+            ) from None
+
+    async def get(self, member_id: int) -> Member | None:
+        row = (await self.conn.execute(
+            select(*_MEMBER_COLUMNS).where(members.c.id == member_id)
+        )).first()
+        return _member(row) if row else None
+
+    async def get_many(self, member_ids) -> dict[int, Member]:
+        rows = await self.conn.execute(
+            select(*_MEMBER_COLUMNS).where(members.c.id.in_(list(member_ids)))
+        )
+        return {row.id: _member(row) for row in rows}
+
+    async def page(self, flt: MemberFilter, order: MemberOrder,
+                   request: PageRequest) -> Page[Member]:
+        if request.first == 0:
+            return Page(items=[], has_next=False)
+        conditions = member_conditions(flt)
+        descending = order is MemberOrder.JOINED_AT_DESC
+        if request.after is not None:
+            after_time, after_id = request.after
+            # Row-value comparison expanded so both SQLite and PostgreSQL use the index.
+            if descending:
+                conditions.append(or_(members.c.joined_at < after_time,
+                                      and_(members.c.joined_at == after_time,
+                                           members.c.id < after_id)))
+            else:
+                conditions.append(or_(members.c.joined_at > after_time,
+                                      and_(members.c.joined_at == after_time,
+                                           members.c.id > after_id)))
+        ordering = ([members.c.joined_at.desc(), members.c.id.desc()] if descending
+                    else [members.c.joined_at.asc(), members.c.id.asc()])
+        rows = (await self.conn.execute(
+            select(*_MEMBER_COLUMNS).where(*conditions).order_by(*ordering)
+            .limit(request.first + 1)
+        )).all()
+        items = [_member(row) for row in rows[:request.first]]
+        return Page(items=items, has_next=len(rows) > request.first)
+
+    async def count(self, flt: MemberFilter) -> int:
+        result = await self.conn.execute(
+            select(func.count()).select_from(members).where(*member_conditions(flt))
+        )
+        return result.scalar_one()
+
+    async def identity_owners(self, keys) -> dict[IdentityKey, int]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = await self.conn.execute(
+            select(member_identities.c.channel, member_identities.c.external_id,
+                   member_identities.c.member_id)
+            .where(tuple_(member_identities.c.channel, member_identities.c.external_id)
+                   .in_([(str(k.channel), k.external_id) for k in keys]))
+        )
+        return {IdentityKey(Channel(r.channel), r.external_id): r.member_id for r in rows}
+
+    async def identities_of(self, member_ids) -> dict[int, list[Identity]]:
+        ids = list(member_ids)
+        rows = await self.conn.execute(
+            select(member_identities).where(member_identities.c.member_id.in_(ids))
+            .order_by(member_identities.c.member_id, member_identities.c.id)
+        )
+        out: dict[int, list[Identity]] = {m: [] for m in ids}
+        for row in rows:
+            out[row.member_id].append(_identity(row))
+        return out
+
+    async def resolve_active(self, member_ids) -> dict[int, int]:
+        """Map each known id to the active member it is (or was merged into)."""
+        pending = {m: m for m in member_ids}
+        resolved: dict[int, int] = {}
+        for _ in range(64):  # merge chains are short; the bound guards against a cycle
+            if not pending:
+                break
+            rows = await self.conn.execute(
+                select(members.c.id, members.c.status, members.c.merged_into_id)
+                .where(members.c.id.in_(set(pending.values())))
+            )
+            current = {r.id: r for r in rows}
+            following: dict[int, int] = {}
+            for asked, at in pending.items():
+                row = current.get(at)
+                if row is None:
+                    continue
+                if row.status == MemberStatus.MERGED.value and row.merged_into_id is not None:
+                    following[asked] = row.merged_into_id
+                else:
+                    resolved[asked] = at
+            pending = following
+        return resolved
+
+    async def merge(self, *, survivor: Member, merged: Member, actor: str, reason: str,
+                    now: datetime) -> Merge:
+        identity_ids = (await self.conn.execute(
+            select(member_identities.c.id).where(member_identities.c.member_id == merged.id)
+        )).scalars().all()
+        await self.conn.execute(update(member_identities)
+                                .where(member_identities.c.member_id == merged.id)
+                                .values(member_id=survivor.id))
+        await self.conn.execute(update(events).where(events.c.member_id == merged.id)
+                                .values(member_id=survivor.id))
+        await self.conn.execute(update(members).where(members.c.id == merged.id).values(
+            status=MemberStatus.MERGED.value, merged_into_id=survivor.id,
+        ))
+        # The survivor was first seen when the earlier of the two was.
+        if merged.first_seen_at < survivor.first_seen_at:
+            await self.conn.execute(update(members).where(members.c.id == survivor.id)
+                                    .values(first_seen_at=merged.first_seen_at))
+        result = await self.conn.execute(member_merges.insert().values(
+            survivor_id=survivor.id, merged_id=merged.id, moved_identity_ids=list(identity_ids),
+            actor=actor, reason=reason, merged_at=now,
+        ).returning(member_merges.c.id))
+        return await self.get_merge(result.scalar_one())
+
+    async def get_merge(self, merge_id: int) -> Merge | None:
+        row = (await self.conn.execute(
+            select(member_merges).where(member_merges.c.id == merge_id)
+        )).first()
+        return _merge(row) if row else None
+
+    async def undo_merge(self, merge: Merge, *, actor: str, now: datetime) -> Merge:
+        # Everyone whose events now sit with the survivor because of this merge: the
+        # merged member and whoever had been merged into it (and is still).
+        family = await self._merged_family(merge.merged_id)
+        await self.conn.execute(update(member_identities)
+                                .where(member_identities.c.id.in_(merge.moved_identity_ids))
+                                .values(member_id=merge.merged_id))
+        await self.conn.execute(update(events).where(events.c.origin_member_id.in_(family),
+                                                     events.c.member_id == merge.survivor_id)
+                                .values(member_id=merge.merged_id))
+        await self.conn.execute(update(members).where(members.c.id == merge.merged_id).values(
+            status=MemberStatus.ACTIVE.value, merged_into_id=None,
+        ))
+        await self.conn.execute(update(member_merges).where(member_merges.c.id == merge.id)
+                                .values(undone_at=now, undone_by=actor))
+        return await self.get_merge(merge.id)
+
+    async def _merged_family(self, root_id: int) -> list[int]:
+        family, frontier = [root_id], [root_id]
+        while frontier:
+            frontier = list((await self.conn.execute(
+                select(members.c.id).where(members.c.merged_into_id.in_(frontier),
+                                           members.c.status == MemberStatus.MERGED.value)
+            )).scalars())
+            family.extend(frontier)
+        return family

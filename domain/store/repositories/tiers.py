@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.clock import utcnow
+from domain.members import Channel
+from domain.store.tables import members, tier_assignments, tiers
+from domain.tiers import AssignmentSource, Tier, TierAssignment, TierSpec, TouchStrategy
+
+
+def _tier(row) -> Tier:
+    return Tier(
+        id=row.id, key=row.key, name=row.name, rank=row.rank, description=row.description,
+        benefits=tuple(row.benefits or ()),
+        touch=TouchStrategy(channel=Channel(row.touch_channel), every_days=row.touch_every_days,
+                            content=row.touch_content),
+    )
+
+
+def _values(spec: TierSpec) -> dict:
+    return dict(key=spec.key, name=spec.name, rank=spec.rank, description=spec.description,
+                benefits=list(spec.benefits), touch_channel=str(spec.touch.channel),
+                touch_every_days=spec.touch.every_days, touch_content=spec.touch.content)
+
+
+def _assignment(row) -> TierAssignment:
+    return TierAssignment(
+        id=row.id, member_id=row.member_id, tier_id=row.tier_id,
+        previous_tier_id=row.previous_tier_id, source=AssignmentSource(row.source),
+        model_version=row.model_version, actor=row.actor, reason=row.reason,
+        assigned_at=row.assigned_at,
+    )
+
+
+class TierRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, spec: TierSpec) -> int:
+        now = utcnow()
+        result = await self.conn.execute(
+            tiers.insert().values(**_values(spec), created_at=now, updated_at=now)
+            .returning(tiers.c.id)
+        )
+        return result.scalar_one()
+
+    async def update(self, tier_id: int, spec: TierSpec) -> None:
+        await self.conn.execute(
+            update(tiers).where(tiers.c.id == tier_id).values(**_values(spec),
+                                                                updated_at=utcnow())
+        )
+
+    async def get(self, tier_id: int) -> Tier | None:
+        row = (await self.conn.execute(select(tiers).where(tiers.c.id == tier_id))).first()
+        return _tier(row) if row else None
+
+    async def get_many(self, tier_ids) -> dict[int, Tier]:
+        rows = await self.conn.execute(select(tiers).where(tiers.c.id.in_(list(tier_ids))))
+        return {row.id: _tier(row) for row in rows}
+
+    async def list(self) -> list[Tier]:
+        rows = await self.conn.execute(select(tiers).order_by(tiers.c.rank))
+        return [_tier(row) for row in rows]
+
+    async def assign(self, *, member_id: int, tier_id: int | None, previous_tier_id: int | None,
+                     source: AssignmentSource, model_version: int | None, actor: str,
+                     reason: str, at: datetime) -> int:
+        result = await self.conn.execute(tier_assignments.insert().values(
+            member_id=member_id, tier_id=tier_id, previous_tier_id=previous_tier_id,
+            source=str(source), model_version=model_version, actor=actor, reason=reason,
+            assigned_at=at,
+        ).returning(tier_assignments.c.id))
+        await self.conn.execute(update(members).where(members.c.id == member_id).values(
+            tier_id=tier_id, tier_source=str(source),
+        ))
+        return result.scalar_one()
+
+    async def get_assignment(self, assignment_id: int) -> TierAssignment | None:
+        row = (await self.conn.execute(
+            select(tier_assignments).where(tier_assignments.c.id == assignment_id)
+        )).first()
+        return _assignment(row) if row else None
+
+    async def history(self, member_ids) -> dict[int, list[TierAssignment]]:
+        """Assignments per member, newest first."""
+        rows = await self.conn.execute(
+            select(tier_assignments)
+            .where(tier_assignments.c.member_id.in_(list(member_ids)))
+            .order_by(tier_assignments.c.assigned_at.desc(), tier_assignments.c.id.desc())
+        )
+        out: dict[int, list[TierAssignment]] = {m: [] for m in member_ids}
+        for row in rows:
+            out[row.member_id].append(_assignment(row))
+        return out

@@ -1,0 +1,41 @@
+"""The `tierwise` command. Each subcommand lives in its own module under scripts/.
+
+A module exposes `register(subparsers)`, which adds its parser and sets
+`handler` to a function taking the parsed arguments and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = (
+    "scripts.serve",
+    "scripts.migrate",
+    "scripts.seed_demo",
+    "scripts.import_events",
+    "scripts.create_token",
+    "scripts.bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tierwise",
+        description="Tiered community operations: GraphQL API, demo data, imports, benchmarks. "
+                    "The database is TIERWISE_DATABASE_URL (default sqlite under var/).",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
