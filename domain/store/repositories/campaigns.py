@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.campaigns import Campaign, CampaignKind, CampaignSpec, CampaignStatus
@@ -89,3 +89,9 @@ class CampaignRepository:
             changed_at=now,
         ))
         return True
+
+    async def count(self, *, statuses: tuple[CampaignStatus, ...]) -> int:
+        query = select(func.count()).select_from(campaigns)
+        if statuses:
+            query = query.where(campaigns.c.status.in_([str(s) for s in statuses]))
+        return (await self.conn.execute(query)).scalar_one()

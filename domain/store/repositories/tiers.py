@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.clock import utcnow
@@ -95,3 +95,12 @@ class TierRepository:
         for row in rows:
             out[row.member_id].append(_assignment(row))
         return out
+
+    async def member_counts(self, tier_ids) -> dict[int, int]:
+        """Active members currently in each tier."""
+        rows = await self.conn.execute(
+            select(members.c.tier_id, func.count())
+            .where(members.c.tier_id.in_(list(tier_ids)), members.c.status == "active")
+            .group_by(members.c.tier_id)
+        )
+        return {tier_id: count for tier_id, count in rows}

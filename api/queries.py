@@ -1,0 +1,159 @@
+"""Read side: thin resolvers over the store's read methods and the per-request loaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.relay import (
+    Connection,
+    Node,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    from_global_id,
+    pk_of,
+)
+from api.types import enums
+from api.types.campaigns import Campaign
+from api.types.events import Event
+from api.types.members import Member, MemberMerge
+from api.types.tiers import Tier, TierAssignment
+from domain import members
+from domain.access import Permission
+from domain.campaigns import CampaignStatus
+from domain.paging import DEFAULT_PAGE_SIZE, PageRequest
+
+
+@strawberry.type(description="Who is calling.")
+class Viewer:
+    role: enums.Role
+    label: str
+    can_read_personal_data: bool
+
+
+@strawberry.input(description="All given conditions must hold.")
+class MemberFilter:
+    tier_ids: list[strawberry.ID] | None = None
+    channels: list[enums.Channel] | None = None
+    joined_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    joined_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
+    search: str | None = strawberry.field(default=None,
+                                          description="Part of the display name.")
+    include_merged: bool = False
+
+
+def _member_filter(flt: MemberFilter | None) -> members.MemberFilter:
+    if flt is None:
+        return members.MemberFilter()
+    return members.MemberFilter(
+        tier_ids=tuple(pk_of(t, "Tier", field="filter.tierIds") for t in flt.tier_ids or ()),
+        channels=tuple(members.Channel(c.value) for c in flt.channels or ()),
+        joined_from=flt.joined_from, joined_to=flt.joined_to,
+        search=(flt.search or "").strip() or None, include_merged=flt.include_merged,
+    )
+
+
+def _selects(selections, name: str) -> bool:
+    """Does the selection set ask for field `name` anywhere below (fragments included)?"""
+    for selection in selections:
+        if getattr(selection, "name", None) == name:
+            return True
+        if _selects(getattr(selection, "selections", ()) or (), name):
+            return True
+    return False
+
+
+_NODE_PERMISSIONS = {
+    "Member": Permission.READ_MEMBERS, "Event": Permission.READ_MEMBERS,
+    "TierAssignment": Permission.READ_MEMBERS, "MemberMerge": Permission.READ_MEMBERS,
+    "Tier": Permission.READ_COMMUNITY, "Campaign": Permission.READ_COMMUNITY,
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The caller's role.")
+    def viewer(self, info: strawberry.Info) -> Viewer:
+        principal = info.context.principal
+        return Viewer(role=enums.Role(principal.role.value), label=principal.label,
+                      can_read_personal_data=info.context.personal)
+
+    @strawberry.field(description="Any object by its global id; null when it does not exist.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        type_name, pk = from_global_id(id, expected=tuple(_NODE_PERMISSIONS))
+        info.context.require(_NODE_PERMISSIONS[type_name])
+        loaders = info.context.loaders
+        if type_name == "Member":
+            found = await loaders.member.load(pk)
+            return Member.from_domain(found, personal=info.context.personal) if found else None
+        if type_name == "Tier":
+            found = await loaders.tier.load(pk)
+            return Tier.from_domain(found) if found else None
+        if type_name == "Campaign":
+            found = await loaders.campaign.load(pk)
+            return Campaign.from_domain(found) if found else None
+        async with info.context.db.unit_of_work(write=False) as uow:
+            if type_name == "TierAssignment":
+                found = await uow.tiers.get_assignment(pk)
+                return TierAssignment.from_domain(found) if found else None
+            if type_name == "MemberMerge":
+                found = await uow.members.get_merge(pk)
+                return MemberMerge.from_domain(found) if found else None
+            found = await uow.events.get(pk)
+            return Event.from_domain(pk, found) if found else None
+
+    @strawberry.field(description="Members, filtered, in a stable order, 100 per page at most.")
+    async def members(self, info: strawberry.Info, first: int = DEFAULT_PAGE_SIZE,
+                      after: str | None = None, filter: MemberFilter | None = None,
+                      order_by: enums.MemberOrder = enums.MemberOrder.JOINED_AT_ASC
+                      ) -> Connection[Member]:
+        context = info.context
+        context.require(Permission.READ_MEMBERS)
+        order = members.MemberOrder(order_by.value)
+        key = decode_cursor(after, order.value, (datetime, int)) if after else None
+        request = PageRequest(first=first, after=key)
+        flt = _member_filter(filter)
+        async with context.db.unit_of_work(write=False) as uow:
+            page = await uow.members.page(flt, order, request)
+        if _selects(info.selected_fields, "tier"):
+            tier_ids = list({m.tier_id for m in page.items if m.tier_id is not None})
+            found = await context.loaders.tier.load_many(tier_ids)
+            context.prefetched_tiers = {t.id: Tier.from_domain(t) for t in found if t}
+        personal = context.personal
+        nodes = [Member.from_domain(m, personal=personal) for m in page.items]
+        cursors = [encode_cursor(order.value, (m.joined_at, m.id)) for m in page.items]
+
+        async def count() -> int:
+            async with context.db.unit_of_work(write=False) as uow:
+                return await uow.members.count(flt)
+
+        return connection(nodes, cursors, has_next=page.has_next, after=after, count=count)
+
+    @strawberry.field(description="All tiers, top rank first.")
+    async def tiers(self, info: strawberry.Info) -> list[Tier]:
+        info.context.require(Permission.READ_COMMUNITY)
+        async with info.context.db.unit_of_work(write=False) as uow:
+            return [Tier.from_domain(t) for t in await uow.tiers.list()]
+
+    @strawberry.field(description="Campaigns, newest first.")
+    async def campaigns(self, info: strawberry.Info, first: int = DEFAULT_PAGE_SIZE,
+                        after: str | None = None,
+                        status: list[enums.CampaignStatus] | None = None
+                        ) -> Connection[Campaign]:
+        context = info.context
+        context.require(Permission.READ_COMMUNITY)
+        key = decode_cursor(after, "campaigns", (int,)) if after else None
+        request = PageRequest(first=first, after=key)
+        statuses = tuple(CampaignStatus(s.value) for s in status or ())
+        async with context.db.unit_of_work(write=False) as uow:
+            page = await uow.campaigns.page(statuses=statuses, request=request)
+
+        async def count() -> int:
+            async with context.db.unit_of_work(write=False) as uow:
+                return await uow.campaigns.count(statuses=statuses)
+
+        return connection([Campaign.from_domain(c) for c in page.items],
+                          [encode_cursor("campaigns", (c.id,)) for c in page.items],
+                          has_next=page.has_next, after=after, count=count)

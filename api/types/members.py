@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.relay import Node, to_global_id
+from api.types import enums
+from api.types.events import Event
+from api.types.tiers import Tier, TierAssignment
+from domain import members
+from domain.access import Forbidden
+
+PERSONAL = "Personal data: needs the operator or admin role."
+
+
+def _forbidden(field: str) -> Forbidden:
+    return Forbidden(f"{field} is personal data; your role may not read it")
+
+
+@strawberry.type(description="A channel account (WeChat, Douyin...) that belongs to a member.")
+class Identity(Node):
+    channel: enums.Channel
+    external_id: str
+    created_at: datetime
+
+    @classmethod
+    def from_domain(cls, identity: members.Identity) -> Identity:
+        return cls(id=to_global_id("Identity", identity.id),
+                   channel=enums.Channel(identity.channel.value),
+                   external_id=identity.external_id, created_at=identity.created_at)
+
+
+@strawberry.type(description="A person in the community, with identities merged into one.")
+class Member(Node):
+    age_band: str | None
+    region: str | None
+    occupation: str | None
+    interests: list[str]
+    channel: enums.Channel = strawberry.field(description="Acquisition channel.")
+    joined_at: datetime
+    first_seen_at: datetime
+    status: enums.MemberStatus
+    tier_source: enums.AssignmentSource | None = strawberry.field(
+        description="Who placed the member in the current tier.")
+    _pk: strawberry.Private[int]
+    _tier_id: strawberry.Private[int | None]
+    _merged_into_id: strawberry.Private[int | None]
+    _profile: strawberry.Private[members.Profile]
+    _personal: strawberry.Private[bool]  # may the caller read personal data?
+
+    @strawberry.field(description=PERSONAL)
+    def display_name(self) -> str | None:
+        if not self._personal:
+            raise _forbidden("displayName")
+        return self._profile.display_name
+
+    @strawberry.field(description=PERSONAL)
+    def email(self) -> str | None:
+        if not self._personal:
+            raise _forbidden("email")
+        return self._profile.email
+
+    @strawberry.field(description=PERSONAL)
+    def phone(self) -> str | None:
+        if not self._personal:
+            raise _forbidden("phone")
+        return self._profile.phone
+
+    @strawberry.field(description=PERSONAL + " Channel accounts merged into this member.")
+    async def identities(self, info: strawberry.Info) -> list[Identity]:
+        if not self._personal:
+            raise _forbidden("identities")
+        found = await info.context.loaders.identities.load(self._pk)
+        return [Identity.from_domain(i) for i in found]
+
+    @strawberry.field(description="The member's current tier.")
+    def tier(self, info: strawberry.Info) -> Tier | None:
+        # A plain function: returns the tier at once when the page prefetched it,
+        # otherwise an awaitable from the per-request loader.
+        if self._tier_id is None:
+            return None
+        return _tier_by_id(info, self._tier_id)
+
+    @strawberry.field(description="Tier changes, newest first.")
+    async def tier_history(self, info: strawberry.Info) -> list[TierAssignment]:
+        found = await info.context.loaders.tier_history.load(self._pk)
+        return [TierAssignment.from_domain(a) for a in found]
+
+    @strawberry.field(description="The member this one was merged into, if any.")
+    async def merged_into(self, info: strawberry.Info) -> Member | None:
+        if self._merged_into_id is None:
+            return None
+        found = await info.context.loaders.member.load(self._merged_into_id)
+        return Member.from_domain(found, personal=self._personal) if found else None
+
+    @strawberry.field(description="The member's newest events (at most 50).")
+    async def recent_events(self, info: strawberry.Info, first: int = 10) -> list[Event]:
+        from api.errors import ApiError
+
+        if not 0 <= first <= 50:
+            raise ApiError(f"first must be between 0 and 50, got {first}", field="first")
+        found = await info.context.loaders.recent_events(first).load(self._pk)
+        return [Event.from_domain(pk, e) for pk, e in found]
+
+    @classmethod
+    def from_domain(cls, member: members.Member, *, personal: bool) -> Member:
+        return cls(
+            id=to_global_id("Member", member.id), _pk=member.id, _tier_id=member.tier_id,
+            _merged_into_id=member.merged_into_id, _profile=member.profile,
+            _personal=personal, age_band=member.profile.age_band,
+            region=member.profile.region, occupation=member.profile.occupation,
+            interests=list(member.profile.interests),
+            channel=enums.Channel(member.channel.value), joined_at=member.joined_at,
+            first_seen_at=member.first_seen_at, status=enums.MemberStatus(member.status.value),
+            tier_source=enums.AssignmentSource(member.tier_source) if member.tier_source
+            else None,
+        )
+
+
+def _tier_by_id(info: strawberry.Info, tier_id: int):
+    tiers = info.context.prefetched_tiers
+    if tiers is not None and tier_id in tiers:
+        return tiers[tier_id]  # resolved synchronously: no await per row
+
+    async def load() -> Tier | None:
+        tier = await info.context.loaders.tier.load(tier_id)
+        return Tier.from_domain(tier) if tier else None
+
+    return load()
+
+
+@strawberry.type(description="A recorded merge of one member into another; undoable.")
+class MemberMerge(Node):
+    reason: str
+    actor: str
+    merged_at: datetime
+    undone_at: datetime | None
+    _survivor_id: strawberry.Private[int]
+    _merged_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def survivor(self, info: strawberry.Info) -> Member | None:
+        return await _member(info, self._survivor_id)
+
+    @strawberry.field
+    async def merged(self, info: strawberry.Info) -> Member | None:
+        return await _member(info, self._merged_id)
+
+    @classmethod
+    def from_domain(cls, merge: members.Merge) -> MemberMerge:
+        return cls(id=to_global_id("MemberMerge", merge.id), reason=merge.reason,
+                   actor=merge.actor, merged_at=merge.merged_at, undone_at=merge.undone_at,
+                   _survivor_id=merge.survivor_id, _merged_id=merge.merged_id)
+
+
+async def _member(info: strawberry.Info, member_id: int) -> Member | None:
+    found = await info.context.loaders.member.load(member_id)
+    return Member.from_domain(found, personal=info.context.personal) if found else None
+
+
+__all__ = ["Identity", "Member", "MemberMerge", "Tier"]
