@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import Event, EventType
 from domain.members import Channel
-from domain.paging import Page, PageRequest
 from domain.store.tables import events
 
 
@@ -41,19 +40,24 @@ class EventRepository:
         result = await self.conn.execute(statement, rows)
         return len(result.all())
 
-    async def page_for_member(self, member_id: int, request: PageRequest
-                              ) -> Page[tuple[int, Event]]:
-        """A member's events, newest first, keyed by (occurred_at, id)."""
-        if request.first == 0:
-            return Page(items=[], has_next=False)
-        query = select(events).where(events.c.member_id == member_id)
-        if request.after is not None:
-            at, event_id = request.after
-            query = query.where(or_(events.c.occurred_at < at,
-                                    and_(events.c.occurred_at == at, events.c.id < event_id)))
-        rows = (await self.conn.execute(
-            query.order_by(events.c.occurred_at.desc(), events.c.id.desc())
-            .limit(request.first + 1)
-        )).all()
-        return Page(items=[(r.id, _event(r)) for r in rows[:request.first]],
-                    has_next=len(rows) > request.first)
+    async def recent_for_members(self, member_ids, *, limit: int
+                                 ) -> dict[int, list[tuple[int, Event]]]:
+        """Each member's `limit` newest events, for many members in one statement."""
+        ranked = select(
+            events,
+            func.row_number().over(partition_by=events.c.member_id,
+                                   order_by=(events.c.occurred_at.desc(), events.c.id.desc()))
+            .label("position"),
+        ).where(events.c.member_id.in_(list(member_ids))).subquery()
+        rows = await self.conn.execute(
+            select(ranked).where(ranked.c.position <= limit)
+            .order_by(ranked.c.member_id, ranked.c.position)
+        )
+        out: dict[int, list[tuple[int, Event]]] = {}
+        for row in rows:
+            out.setdefault(row.member_id, []).append((row.id, _event(row)))
+        return out
+
+    async def get(self, event_id: int) -> Event | None:
+        row = (await self.conn.execute(select(events).where(events.c.id == event_id))).first()
+        return _event(row) if row else None

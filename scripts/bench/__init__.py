@@ -1,0 +1,25 @@
+"""`tierwise bench NAME`: benchmarks that print their figures and compare against a
+baseline measured in the same run (ratios, not absolute seconds).
+
+Each benchmark module exposes `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS = {
+    "api": ("scripts.bench.api", "GraphQL members page vs a plain Starlette JSON endpoint"),
+    "import": ("scripts.bench.ingest", "event import throughput (CSV and JSON Lines)"),
+    "seed": ("scripts.bench.seed", "demo community generation and write time"),
+}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="run a benchmark and print its figures")
+    benches = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    for name, (module_name, help_text) in BENCHMARKS.items():
+        sub = benches.add_parser(name, help=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
