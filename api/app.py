@@ -51,12 +51,13 @@ class RequireToken:
             request = Request(scope)
             wants_ide = (request.method == "GET" and "query" not in request.query_params
                          and "text/html" in request.headers.get("accept", ""))
+            principal = None
             if not wants_ide:
                 principal = await self.authenticator.principal(request)
                 if principal is None:
                     await unauthenticated()(scope, receive, send)
                     return
-                scope.setdefault("state", {})["principal"] = principal
+            scope.setdefault("state", {})["principal"] = principal
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 4401})
             return

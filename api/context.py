@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 from strawberry.types import Info as StrawberryInfo
 
-from domain.access import Permission, Principal
+from domain.access import Forbidden, Permission, Principal
 from domain.store.database import Database
 
 
 @dataclass
 class Context:
     db: Database
-    principal: Principal
+    principal: Principal | None  # None only while serving the GraphiQL page itself
     request_id: str
     loaders: object = field(default=None)  # api.loaders.Loaders, made per request
     # Tiers by id, filled by list resolvers that need them, so each row's tier resolves
@@ -23,9 +23,11 @@ class Context:
     @property
     def personal(self) -> bool:
         """May the caller read personal data (names, emails, phones, identities)?"""
-        return self.principal.can(Permission.READ_PERSONAL_DATA)
+        return self.principal is not None and self.principal.can(Permission.READ_PERSONAL_DATA)
 
     def require(self, permission: Permission) -> None:
+        if self.principal is None:
+            raise Forbidden("no API token")
         self.principal.require(permission)
 
     @property
