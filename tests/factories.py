@@ -14,7 +14,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 async def make_tier(db, **overrides) -> tiers.Tier:
     n = next(_seq)
-    spec = dict(key=f"tier-{n}", name=f"Tier {n}", rank=n, description="",
+    spec = dict(key=f"tier-{n}", name=f"Tier {n}", rank=n % 100 + 1, description="",
                 benefits=("coupon",),
                 touch=tiers.TouchStrategy(channel=Channel.WECHAT, every_days=7, content="hi"))
     spec.update(overrides)

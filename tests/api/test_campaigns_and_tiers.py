@@ -65,8 +65,8 @@ async def test_touch_frequency_out_of_range_is_invalid(api):
 
 
 async def test_manual_assignment_is_recorded_with_who_and_why(api, database):
-    core = await make_tier(database, key="core")
-    basic = await make_tier(database, key="basic")
+    core = await make_tier(database, key="core", rank=1)
+    basic = await make_tier(database, key="basic", rank=3)
     member = await make_member(database)
     variables = {"input": {"memberId": to_global_id("Member", member.id),
                            "tierId": to_global_id("Tier", basic.id), "reason": "new"}}
