@@ -19,6 +19,7 @@ class Context:
     # Tiers by id, filled by list resolvers that need them, so each row's tier resolves
     # without an await. None until a resolver fills it.
     prefetched_tiers: dict | None = None
+    prefetched_identities: dict | None = None  # member id -> [Identity], likewise
 
     @property
     def personal(self) -> bool:

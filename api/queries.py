@@ -11,14 +11,13 @@ from api.relay import (
     Node,
     connection,
     decode_cursor,
-    encode_cursor,
     from_global_id,
     pk_of,
 )
 from api.types import enums
 from api.types.campaigns import Campaign
 from api.types.events import Event
-from api.types.members import Member, MemberMerge
+from api.types.members import Identity, Member, MemberMerge
 from api.types.tiers import Tier, TierAssignment
 from domain import members
 from domain.access import Permission
@@ -115,21 +114,27 @@ class Query:
         key = decode_cursor(after, order.value, (datetime, int)) if after else None
         request = PageRequest(first=first, after=key)
         flt = _member_filter(filter)
+        with_tiers = _selects(info.selected_fields, "tier")
         async with context.db.unit_of_work(write=False) as uow:
-            page = await uow.members.page(flt, order, request)
-        if _selects(info.selected_fields, "tier"):
-            tier_ids = list({m.tier_id for m in page.items if m.tier_id is not None})
-            found = await context.loaders.tier.load_many(tier_ids)
-            context.prefetched_tiers = {t.id: Tier.from_domain(t) for t in found if t}
+            page, tiers = await uow.members.page(flt, order, request, with_tiers=with_tiers)
+        if with_tiers:  # joined into the page's statement; rows resolve them without awaiting
+            context.prefetched_tiers = {pk: Tier.from_domain(t) for pk, t in tiers.items()}
         personal = context.personal
+        if personal and page.items and _selects(info.selected_fields, "identities"):
+            member_ids = [m.id for m in page.items]
+            found = await context.loaders.identities.load_many(member_ids)
+            context.prefetched_identities = {
+                pk: [Identity.from_domain(i) for i in ids]
+                for pk, ids in zip(member_ids, found, strict=True)}
         nodes = [Member.from_domain(m, personal=personal) for m in page.items]
-        cursors = [encode_cursor(order.value, (m.joined_at, m.id)) for m in page.items]
+        keys = [(m.joined_at, m.id) for m in page.items]
 
         async def count() -> int:
             async with context.db.unit_of_work(write=False) as uow:
                 return await uow.members.count(flt)
 
-        return connection(nodes, cursors, has_next=page.has_next, after=after, count=count)
+        return connection(nodes, keys, kind=order.value, has_next=page.has_next, after=after,
+                          count=count)
 
     @strawberry.field(description="All tiers, top rank first.")
     async def tiers(self, info: strawberry.Info) -> list[Tier]:
@@ -155,5 +160,5 @@ class Query:
                 return await uow.campaigns.count(statuses=statuses)
 
         return connection([Campaign.from_domain(c) for c in page.items],
-                          [encode_cursor("campaigns", (c.id,)) for c in page.items],
+                          [(c.id,) for c in page.items], kind="campaigns",
                           has_next=page.has_next, after=after, count=count)

@@ -86,7 +86,12 @@ class PageInfo:
 @strawberry.type
 class Edge(Generic[T]):
     node: T
-    cursor: str
+    _kind: strawberry.Private[str]
+    _key: strawberry.Private[tuple]
+
+    @strawberry.field(description="Pass as `after` to continue after this edge.")
+    def cursor(self) -> str:
+        return encode_cursor(self._kind, self._key)  # computed only when asked for
 
 
 @strawberry.type(description="A page of a list, with `first`/`after` keyset pagination.")
@@ -105,13 +110,14 @@ class Connection(Generic[T]):
         return await self._count()
 
 
-def connection(nodes: list, cursors: list[str], *, has_next: bool, after: str | None,
-               count: Callable[[], Awaitable[int]]) -> Connection:
-    edges = [Edge(node=n, cursor=c) for n, c in zip(nodes, cursors, strict=True)]
+def connection(nodes: list, keys: list[tuple], *, kind: str, has_next: bool,
+               after: str | None, count: Callable[[], Awaitable[int]]) -> Connection:
+    """A page of `nodes` whose sort keys are `keys` (cursors are made from them)."""
+    edges = [Edge(node=n, _kind=kind, _key=k) for n, k in zip(nodes, keys, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(has_next_page=has_next, has_previous_page=after is not None,
-                           start_cursor=cursors[0] if cursors else None,
-                           end_cursor=cursors[-1] if cursors else None),
+                           start_cursor=encode_cursor(kind, keys[0]) if keys else None,
+                           end_cursor=encode_cursor(kind, keys[-1]) if keys else None),
         _count=count,
     )

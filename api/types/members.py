@@ -68,11 +68,18 @@ class Member(Node):
         return self._profile.phone
 
     @strawberry.field(description=PERSONAL + " Channel accounts merged into this member.")
-    async def identities(self, info: strawberry.Info) -> list[Identity]:
+    def identities(self, info: strawberry.Info) -> list[Identity]:
         if not self._personal:
             raise _forbidden("identities")
-        found = await info.context.loaders.identities.load(self._pk)
-        return [Identity.from_domain(i) for i in found]
+        prefetched = info.context.prefetched_identities
+        if prefetched is not None and self._pk in prefetched:
+            return prefetched[self._pk]  # resolved synchronously: no await per row
+
+        async def load() -> list[Identity]:
+            found = await info.context.loaders.identities.load(self._pk)
+            return [Identity.from_domain(i) for i in found]
+
+        return load()
 
     @strawberry.field(description="The member's current tier.")
     def tier(self, info: strawberry.Info) -> Tier | None:

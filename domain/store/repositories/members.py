@@ -21,7 +21,9 @@ from domain.members import (
     Profile,
 )
 from domain.paging import Page, PageRequest
-from domain.store.tables import events, member_identities, member_merges, members
+from domain.store.repositories.tiers import TIER_COLUMNS, tier_from_row
+from domain.store.tables import events, member_identities, member_merges, members, tiers
+from domain.tiers import Tier
 
 # The columns a members page needs; personal data is selected but never shown to roles
 # without the grant (the API decides that).
@@ -33,14 +35,21 @@ _MEMBER_COLUMNS = (
 )
 
 
+# Plain dict lookups: Enum(value) is slow on a hot path of 100 rows per page.
+_CHANNELS = {c.value: c for c in Channel}
+_STATUSES = {s.value: s for s in MemberStatus}
+_TIER_COLUMNS = tuple(c.label(f"tier_{c.name}") for c in TIER_COLUMNS if c.name != "id")
+
+
 def _member(row) -> Member:
     return Member(
         id=row.id,
         profile=Profile(display_name=row.display_name, email=row.email, phone=row.phone,
                         age_band=row.age_band, region=row.region, occupation=row.occupation,
                         interests=tuple(row.interests or ())),
-        channel=Channel(row.channel), joined_at=row.joined_at, first_seen_at=row.first_seen_at,
-        status=MemberStatus(row.status), tier_id=row.tier_id, tier_source=row.tier_source,
+        channel=_CHANNELS[row.channel], joined_at=row.joined_at,
+        first_seen_at=row.first_seen_at, status=_STATUSES[row.status], tier_id=row.tier_id,
+        tier_source=row.tier_source,
         merged_into_id=row.merged_into_id,
     )
 
@@ -117,10 +126,11 @@ class MemberRepository:
         )
         return {row.id: _member(row) for row in rows}
 
-    async def page(self, flt: MemberFilter, order: MemberOrder,
-                   request: PageRequest) -> Page[Member]:
+    async def page(self, flt: MemberFilter, order: MemberOrder, request: PageRequest, *,
+                   with_tiers: bool = False) -> tuple[Page[Member], dict[int, Tier]]:
+        """A keyset page of members; with `with_tiers`, their tiers from the same statement."""
         if request.first == 0:
-            return Page(items=[], has_next=False)
+            return Page(items=[], has_next=False), {}
         conditions = member_conditions(flt)
         descending = order is MemberOrder.JOINED_AT_DESC
         if request.after is not None:
@@ -136,12 +146,21 @@ class MemberRepository:
                                            members.c.id > after_id)))
         ordering = ([members.c.joined_at.desc(), members.c.id.desc()] if descending
                     else [members.c.joined_at.asc(), members.c.id.asc()])
+        query = select(*_MEMBER_COLUMNS)
+        if with_tiers:
+            query = (select(*_MEMBER_COLUMNS, *_TIER_COLUMNS)
+                     .outerjoin(tiers, tiers.c.id == members.c.tier_id))
         rows = (await self.conn.execute(
-            select(*_MEMBER_COLUMNS).where(*conditions).order_by(*ordering)
-            .limit(request.first + 1)
+            query.where(*conditions).order_by(*ordering).limit(request.first + 1)
         )).all()
-        items = [_member(row) for row in rows[:request.first]]
-        return Page(items=items, has_next=len(rows) > request.first)
+        has_next = len(rows) > request.first
+        rows = rows[:request.first]
+        found_tiers: dict[int, Tier] = {}
+        if with_tiers:
+            for row in rows:
+                if row.tier_id is not None and row.tier_id not in found_tiers:
+                    found_tiers[row.tier_id] = tier_from_row(row, prefix="tier_")
+        return Page(items=[_member(row) for row in rows], has_next=has_next), found_tiers
 
     async def count(self, flt: MemberFilter) -> int:
         result = await self.conn.execute(

@@ -10,14 +10,27 @@ from domain.members import Channel
 from domain.store.tables import members, tier_assignments, tiers
 from domain.tiers import AssignmentSource, Tier, TierAssignment, TierSpec, TouchStrategy
 
+TIER_COLUMNS = (tiers.c.id, tiers.c.key, tiers.c.name, tiers.c.rank, tiers.c.description,
+                tiers.c.benefits, tiers.c.touch_channel, tiers.c.touch_every_days,
+                tiers.c.touch_content)
+
+
+def tier_from_row(row, *, prefix: str = "") -> Tier:
+    """A Tier from a row of TIER_COLUMNS, optionally labelled `<prefix><column>`
+    (the id always comes from `<prefix>id`, or `tier_id` when joined from members)."""
+    m = row._mapping
+    tier_id = m[f"{prefix}id"] if f"{prefix}id" in m else m["tier_id"]
+    return Tier(
+        id=tier_id, key=m[f"{prefix}key"], name=m[f"{prefix}name"], rank=m[f"{prefix}rank"],
+        description=m[f"{prefix}description"], benefits=tuple(m[f"{prefix}benefits"] or ()),
+        touch=TouchStrategy(channel=Channel(m[f"{prefix}touch_channel"]),
+                            every_days=m[f"{prefix}touch_every_days"],
+                            content=m[f"{prefix}touch_content"]),
+    )
+
 
 def _tier(row) -> Tier:
-    return Tier(
-        id=row.id, key=row.key, name=row.name, rank=row.rank, description=row.description,
-        benefits=tuple(row.benefits or ()),
-        touch=TouchStrategy(channel=Channel(row.touch_channel), every_days=row.touch_every_days,
-                            content=row.touch_content),
-    )
+    return tier_from_row(row)
 
 
 def _values(spec: TierSpec) -> dict:
