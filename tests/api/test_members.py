@@ -73,7 +73,8 @@ async def test_invalid_email_names_the_field(api):
     data = await api.data(CREATE_MEMBER, {"input": {
         "displayName": "A", "channel": "APP", "email": "not-an-email"}})
     assert data["createMember"]["userErrors"] == [
-        {"field": "email", "code": "INVALID_VALUE", "message": "email 'not-an-email' is not an address"}]
+        {"field": "email", "code": "INVALID_VALUE",
+         "message": "email 'not-an-email' is not an address"}]
 
 
 async def test_paging_visits_every_member_once_in_join_order(api, database):
