@@ -95,6 +95,9 @@ class Event:
     amount_minor: int | None
     channel: Channel | None
     properties: dict[str, Any] | None
+    # The member named when it was recorded (before following merges); an undone merge
+    # gives the event back to it. None means member_id.
+    origin_member_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,7 @@ async def prepare(*, uow, raws: Sequence[EventInput], now: datetime
             external_id=raw.external_id, member_id=member_id, type=EventType(raw.type),
             occurred_at=raw.occurred_at, amount_minor=raw.amount_minor,
             channel=Channel(raw.channel) if raw.channel else None, properties=raw.properties,
+            origin_member_id=raw.member_id if raw.member_id is not None else member_id,
         ))
     rejects.sort(key=lambda r: r[0])
     return events, rejects

@@ -30,7 +30,7 @@ class EventRepository:
         """Insert events whose external id is unseen; return how many were inserted."""
         rows = [{
             "external_id": e.external_id, "member_id": e.member_id,
-            "origin_member_id": e.member_id, "type": e.type.value,
+            "origin_member_id": e.origin_member_id or e.member_id, "type": e.type.value,
             "occurred_at": e.occurred_at, "amount_minor": e.amount_minor,
             "channel": e.channel.value if e.channel else None, "properties": e.properties,
             "received_at": received_at,
