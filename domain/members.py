@@ -79,6 +79,10 @@ class Identity:
     external_id: str
     created_at: datetime
 
+    @property
+    def key(self) -> IdentityKey:
+        return IdentityKey(channel=self.channel, external_id=self.external_id)
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:

@@ -59,9 +59,12 @@ async def test_chained_merges_unwind_in_reverse_order_and_restore_events(databas
     await _undo(database, a_into_b.id)
     assert await _events_of(database, a.id) == sorted(["late", f"login-{a.id}"])
     async with database.unit_of_work(write=False) as uow:
-        owners = await uow.members.identity_owners(
-            [IdentityKey(Channel.WECHAT, f"wx-{n}") for n in range(1, 10_000)])
-    assert {a.id, b.id, c.id} <= set(owners.values())
+        identities = await uow.members.identities_of([a.id, b.id, c.id])
+        many = await uow.members.identity_owners(  # large lookups are chunked
+            [IdentityKey(Channel.WECHAT, f"missing-{n}") for n in range(5000)]
+            + [identities[c.id][0].key])
+    assert [len(identities[m.id]) for m in (a, b, c)] == [1, 1, 1]
+    assert many == {identities[c.id][0].key: c.id}
 
 
 async def test_merged_members_leave_the_list_but_can_be_included(database):

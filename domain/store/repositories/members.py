@@ -170,15 +170,19 @@ class MemberRepository:
 
     async def identity_owners(self, keys) -> dict[IdentityKey, int]:
         keys = list(keys)
-        if not keys:
-            return {}
-        rows = await self.conn.execute(
-            select(member_identities.c.channel, member_identities.c.external_id,
-                   member_identities.c.member_id)
-            .where(tuple_(member_identities.c.channel, member_identities.c.external_id)
-                   .in_([(str(k.channel), k.external_id) for k in keys]))
-        )
-        return {IdentityKey(Channel(r.channel), r.external_id): r.member_id for r in rows}
+        owners: dict[IdentityKey, int] = {}
+        # Row-value IN lists deeper than a few thousand exhaust PostgreSQL's parser stack.
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = await self.conn.execute(
+                select(member_identities.c.channel, member_identities.c.external_id,
+                       member_identities.c.member_id)
+                .where(tuple_(member_identities.c.channel, member_identities.c.external_id)
+                       .in_([(str(k.channel), k.external_id) for k in chunk]))
+            )
+            owners.update({IdentityKey(_CHANNELS[r.channel], r.external_id): r.member_id
+                           for r in rows})
+        return owners
 
     async def identities_of(self, member_ids) -> dict[int, list[Identity]]:
         ids = list(member_ids)
