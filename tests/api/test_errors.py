@@ -9,6 +9,7 @@ import httpx
 
 from api.app import create_app
 from api.relay import to_global_id
+from domain.access import Role
 from domain.store.database import Database
 from scripts.export_schema import SCHEMA_FILE, sdl
 from tests.factories import make_member
@@ -91,3 +92,17 @@ async def test_healthz_reports_database_reachability(api, tmp_path):
 def test_schema_graphql_matches_the_code():
     assert Path(SCHEMA_FILE).read_text() == sdl(), (
         "schema.graphql is stale: run `.venv/bin/tierwise export-schema`")
+
+
+async def test_queries_with_too_many_aliases_are_refused(api):
+    aliases = " ".join(f"a{n}: viewer {{ role }}" for n in range(31))
+    body = await api(f"{{ {aliases} }}")
+    assert "aliases found" in body["errors"][0]["message"]
+
+
+async def test_malformed_request_bodies_get_400_not_500(api):
+    token = api.tokens[Role.ADMIN]
+    response = await api.client.post("/graphql", content=b"{not json",
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+    assert response.status_code == 400
