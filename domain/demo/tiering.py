@@ -9,7 +9,6 @@ assignment history with moves between tiers.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 from domain.demo.community import DAY, Assignments, Events, type_code
 from domain.events import EventType
@@ -71,7 +70,19 @@ def scores(events: Events, *, n: int, until: int) -> np.ndarray:
     joins = kind == type_code(EventType.REFERRAL_JOIN)
     referred = np.bincount(events.related[before][joins], minlength=n)
     value = spend + VALUE_PER_POST_FEN * posts + VALUE_PER_REFERRAL_FEN * referred
-    return (rankdata(value) / n) * (rankdata(engagement) / n)
+    return (average_ranks(value) / n) * (average_ranks(engagement) / n)
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (scipy's rankdata, without
+    importing scipy.stats, which costs a second on every `tierwise` start)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(values)])
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat(starts + (sizes + 1) / 2, sizes)
+    return ranks
 
 
 def quota_tiers(score: np.ndarray, quotas: tuple[float, ...] = QUOTAS) -> np.ndarray:

@@ -173,3 +173,10 @@ def test_profiles_and_identities_pass_member_validation(community):
 def test_a_demo_of_zero_members_is_rejected():
     with pytest.raises(demo.InvalidDemoSize, match="members must be"):
         demo.generate(members=0, days=10, seed=1, end=END)
+
+
+def test_average_ranks_share_ties_like_scipy():
+    from scipy.stats import rankdata
+
+    values = np.array([3.0, 1.0, 3.0, 0.0, 0.0, 0.0, 7.5, 1.0])
+    np.testing.assert_array_equal(demo.tiering.average_ranks(values), rankdata(values))
