@@ -33,7 +33,7 @@ BATCH = 50_000
 BULK_CACHE_KIB = -262_144  # SQLite page cache during the event insert: up to 256 MiB
 ACTOR = "seed-demo"
 
-_EVENT_COLUMNS = ("external_id", "member_id", "origin_member_id", "type", "occurred_at",
+EVENT_COLUMNS = ("external_id", "member_id", "origin_member_id", "type", "occurred_at",
                   "amount_minor", "channel", "properties", "received_at")
 _MEMBER_COLUMNS = ("id", "display_name", "email", "phone", "age_band", "region", "occupation",
                    "interests", "channel", "joined_at", "first_seen_at", "status", "tier_id",
@@ -93,14 +93,26 @@ async def write_community(db: Database, community: demo.Community, *, reason: st
 async def _insert_events(writer: _Writer, community: demo.Community, ids: np.ndarray) -> None:
     """Build each batch while the driver inserts the previous one (the SQLite driver runs
     in its own thread, and sqlite releases the GIL while it works)."""
-    pending: asyncio.Task | None = None
+    pending: asyncio.Future | None = None
     async with writer.bulk_mode("events"):
-        for batch in _event_batches(community, writer, ids):
+        try:
+            for batch in _event_batches(community, writer, ids):
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(writer.insert("events", EVENT_COLUMNS, batch))
+        finally:
+            # Also when building a batch failed: the connection must be idle before the
+            # transaction is rolled back.
             if pending is not None:
                 await pending
-            pending = asyncio.ensure_future(writer.insert("events", _EVENT_COLUMNS, batch))
-        if pending is not None:
-            await pending
+
+
+def sqlite_event_rows(community: demo.Community, member_ids: np.ndarray
+                      ) -> Iterator[list[tuple]]:
+    """The event rows, in batches, exactly as the SQLite writer inserts them into
+    EVENT_COLUMNS (`tierwise bench seed` inserts them with plain sqlite3 as its baseline)."""
+    writer = _SqliteWriter(None, None, start=community.start, days=community.days)
+    return _event_batches(community, writer, member_ids)
 
 
 class _Writer:
@@ -176,6 +188,34 @@ class _SqliteWriter(_Writer):
 
 
 class _PostgresWriter(_Writer):
+    @contextlib.asynccontextmanager
+    async def bulk_mode(self, table: str) -> AsyncIterator[None]:
+        # Per-row foreign-key triggers and index inserts make COPY into a big table three
+        # times slower than loading it bare and then building the indexes and validating
+        # each foreign key in one pass. Only for an empty table (a fresh demo database),
+        # and inside our transaction, so nobody ever sees the table without them.
+        if await self.raw.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):
+            yield
+            return
+        indexes = await self.raw.fetch(
+            "SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition "
+            "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = $1::regclass AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)", table)
+        keys = await self.raw.fetch(
+            "SELECT conname AS name, pg_get_constraintdef(oid) AS definition "
+            "FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'", table)
+        for key in keys:
+            await self.raw.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{key["name"]}"')
+        for index in indexes:
+            await self.raw.execute(f'DROP INDEX "{index["name"]}"')
+        yield
+        for index in indexes:
+            await self.raw.execute(index["definition"])
+        for key in keys:
+            await self.raw.execute(
+                f'ALTER TABLE {table} ADD CONSTRAINT "{key["name"]}" {key["definition"]}')
+
     def times(self, offsets: np.ndarray) -> list:
         base = int(self.start.timestamp())
         naive = (offsets.astype(np.int64) + base).astype("datetime64[s]").tolist()

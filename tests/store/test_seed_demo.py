@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from domain import demo
+from domain import events as domain_events
+from domain.clock import utcnow
 from domain.events import EventType
 from domain.store import bulk
 from domain.store.database import Database
@@ -37,10 +39,23 @@ async def _rows(db, query) -> list:
         return (await conn.execute(query)).all()
 
 
-async def _event_indexes(db) -> list:
+async def _event_schema(db) -> tuple[list, list]:
+    """The events table's indexes and foreign keys (the bulk load may rebuild them)."""
+    def read(sync):
+        inspector = inspect(sync)
+        return (sorted((i["name"], tuple(i["column_names"])) for i in
+                       inspector.get_indexes("events")),
+                sorted((k["name"], tuple(k["constrained_columns"]), k["referred_table"])
+                       for k in inspector.get_foreign_keys("events")))
     async with db.engine.connect() as conn:
-        found = await conn.run_sync(lambda sync: inspect(sync).get_indexes("events"))
-    return sorted((i["name"], tuple(i["column_names"])) for i in found)
+        return await conn.run_sync(read)
+
+
+async def _record_login(db, member_id: int) -> None:
+    async with db.unit_of_work() as uow:
+        await domain_events.record_events(uow=uow, now=utcnow(), raws=[domain_events.EventInput(
+            external_id=f"before-demo-{member_id}", type="login", occurred_at=utcnow(),
+            member_id=member_id)])
 
 
 async def test_seeding_writes_exactly_what_the_generator_made(database, community):
@@ -103,15 +118,39 @@ async def test_seeded_rows_read_back_as_the_generator_made_them(database, commun
         community.start + timedelta(seconds=int(s)) for s in community.events.at[mine]]
 
 
-async def test_seeding_after_existing_members_keeps_ids_and_indexes_working(database, community):
+@pytest.mark.parametrize("events_before", [False, True], ids=["no-events", "with-events"])
+async def test_seeding_after_existing_members_keeps_ids_indexes_and_keys(database, community,
+                                                                         events_before):
     before = await make_member(database)
-    indexes = await _event_indexes(database)
+    if events_before:
+        await _record_login(database, before.id)
+    schema = await _event_schema(database)
+    assert schema[0] and schema[1]
     written = await bulk.write_community(database, community, reason="test")
     after = await make_member(database)
     assert written.first_member_id > before.id
     assert after.id > written.first_member_id + len(community.members) - 1
-    assert await _event_indexes(database) == indexes
+    assert await _event_schema(database) == schema
     assert await bulk.has_demo(database, community=community)
+    assert await _count(database, events) == len(community.events) + events_before
+
+
+async def test_a_failed_seed_writes_nothing_and_keeps_the_schema(database, community,
+                                                                 monkeypatch):
+    schema = await _event_schema(database)
+
+    real = bulk._event_batches
+
+    def broken(*args):
+        yield next(real(*args))  # one batch is inserted, then building the next one fails
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bulk, "_event_batches", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await bulk.write_community(database, community, reason="test")
+    assert await bulk.count_members(database) == 0
+    assert await _count(database, tiers) == 0
+    assert await _event_schema(database) == schema
 
 
 def _args(**overrides) -> argparse.Namespace:
