@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain.demo.community import DAY, Events, type_code
+from domain.demo.community import DAY, Events, channel_code, type_code
 from domain.demo.population import Population
 from domain.events import EventType
+from domain.members import Channel
 
 ACTIVE_BASE, ACTIVE_SLOPE = 0.12, 0.9  # P(active on a day) = 0.12 exp(0.9 z), capped
 INTERACTIONS_PER_ACTIVE_DAY, INTERACTIONS_NOISE = 3.5, 0.4
@@ -31,6 +32,7 @@ SESSION_MINUTES = 12.0
 BUYER_SHARE = 0.04  # seed 001/004: direct community conversion is a few per cent
 PRICE_MEDIAN_FEN, PRICE_SIGMA = 15_900, 0.7
 OPEN_INVITES_PER_JOIN = 1.5  # invites that never turn into a member
+OFFLINE = channel_code(Channel.OFFLINE)
 CHUNK = 4096  # members per block of the activity matrix (bounds memory)
 
 
@@ -175,6 +177,9 @@ def assemble(parts: list[dict[str, np.ndarray]], *, channels: tuple[np.ndarray, 
     first, second = channels
     use_second = rng.random(len(member)) < 0.25
     channel = np.where(use_second, second[member], first[member]).astype(np.int8)
+    # A store card is where offline members buy; online they use the app.
+    online = (cols["kind"] != type_code(EventType.PURCHASE)) & (channel == OFFLINE)
+    channel[online] = channel_code(Channel.APP)
     topic = np.where(cols["kind"] == type_code(EventType.POST), topic_of[member], -1)
     return Events(member=member, type=cols["kind"], at=cols["at"], amount_minor=cols["amount"],
                   channel=channel, related=cols["related"], topic=topic.astype(np.int16))

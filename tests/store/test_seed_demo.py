@@ -139,13 +139,13 @@ async def test_a_failed_seed_writes_nothing_and_keeps_the_schema(database, commu
                                                                  monkeypatch):
     schema = await _event_schema(database)
 
-    real = bulk._event_batches
+    real = bulk.rows.event_batches
 
     def broken(*args):
         yield next(real(*args))  # one batch is inserted, then building the next one fails
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bulk, "_event_batches", broken)
+    monkeypatch.setattr(bulk.rows, "event_batches", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         await bulk.write_community(database, community, reason="test")
     assert await bulk.count_members(database) == 0

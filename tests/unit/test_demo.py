@@ -180,3 +180,10 @@ def test_average_ranks_share_ties_like_scipy():
 
     values = np.array([3.0, 1.0, 3.0, 0.0, 0.0, 0.0, 7.5, 1.0])
     np.testing.assert_array_equal(demo.tiering.average_ranks(values), rankdata(values))
+
+
+def test_offline_members_buy_in_store_but_interact_in_the_app(community):
+    events = community.events
+    offline = events.channel == demo.channel_code(Channel.OFFLINE)
+    assert offline.any()
+    assert (events.type[offline] == demo.type_code(EventType.PURCHASE)).all()
