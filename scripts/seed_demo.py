@@ -87,7 +87,8 @@ def summary(community: demo.Community, *, generate_s: float, write_s: float) -> 
         f"{community.days} days",
         f"  members     {len(community.members):>10,}  ({len(community.identities):,} "
         "channel identities)",
-        f"  events      {len(e):>10,}",
+        f"  events      {len(e):>10,}  ({_per_member_day(community):.2f} per member-day; "
+        f"top 20% of members make {_top_fifth_share(community):.0%} of interactions)",
         f"  purchases   {int(purchases.sum()):>10,}  by "
         f"{len(np.unique(e.member[purchases])):,} members, "
         f"{int(e.amount_minor[purchases].sum()) / 100:,.2f} yuan",
@@ -96,3 +97,15 @@ def summary(community: demo.Community, *, generate_s: float, write_s: float) -> 
         f"  seconds     {generate_s + write_s:>10.1f}  (generate {generate_s:.1f}, "
         f"write {write_s:.1f})",
     ])
+
+
+def _per_member_day(community: demo.Community) -> float:
+    member_days = (community.days * demo.DAY - community.members.joined).sum() / demo.DAY
+    return len(community.events) / float(member_days)
+
+
+def _top_fifth_share(community: demo.Community) -> float:
+    e = community.events
+    interactions = np.isin(e.type, [demo.type_code(t) for t in demo.INTERACTION_TYPES])
+    counts = np.bincount(e.member[interactions], minlength=len(community.members))
+    return demo.activity.top_fifth_share(counts)
