@@ -4,6 +4,7 @@ from datetime import datetime
 
 import strawberry
 
+from api.errors import ApiError
 from api.relay import Node, to_global_id
 from api.types import enums
 from api.types.events import Event
@@ -103,8 +104,6 @@ class Member(Node):
 
     @strawberry.field(description="The member's newest events (at most 50).")
     async def recent_events(self, info: strawberry.Info, first: int = 10) -> list[Event]:
-        from api.errors import ApiError
-
         if not 0 <= first <= 50:
             raise ApiError(f"first must be between 0 and 50, got {first}", field="first")
         found = await info.context.loaders.recent_events(first).load(self._pk)
