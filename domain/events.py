@@ -36,6 +36,10 @@ class EventType(StrEnum):
     COUPON_REDEEM = "coupon_redeem"
 
 
+# Plain dict lookups: Enum(value) is slow on the hot path of an import.
+_EVENT_TYPES = {t.value: t for t in EventType}
+_CHANNELS = {c.value: c for c in Channel}
+
 # Content members create themselves (UGC), as opposed to reactions to it.
 CONTENT_TYPES = frozenset({EventType.POST, EventType.COMMENT})
 
@@ -116,8 +120,8 @@ def check_event(raw: EventInput, *, now: datetime) -> EventInput:
     if not external_id or len(external_id) > 128:
         raise InvalidEvent("externalId must be 1-128 characters", field="externalId")
     try:
-        kind = EventType(raw.type)
-    except ValueError:
+        kind = _EVENT_TYPES[raw.type]
+    except (KeyError, TypeError):
         raise InvalidEvent(f"unknown event type {raw.type!r}", field="type") from None
     occurred = raw.occurred_at
     if occurred.tzinfo is None or occurred.utcoffset() is None:
@@ -136,10 +140,13 @@ def check_event(raw: EventInput, *, now: datetime) -> EventInput:
     elif amount is not None:
         raise InvalidEvent(f"only purchases carry an amount, not {kind}", field="amountMinor")
     channel = raw.channel
-    if channel is not None and channel not in Channel._value2member_map_:
+    if channel is not None and channel not in _CHANNELS:
         raise InvalidEvent(f"unknown channel {channel!r}", field="channel")
     if (raw.member_id is None) == (raw.identity is None):
         raise InvalidEvent("give exactly one of memberId and identity", field="memberId")
+    if (external_id is raw.external_id and raw.type is kind
+            and (raw.properties is None or raw.properties)):
+        return raw  # already normal: spare a copy (imports check millions of rows)
     return EventInput(external_id=external_id, type=kind, occurred_at=occurred,
                       member_id=raw.member_id, identity=raw.identity, amount_minor=amount,
                       channel=channel, properties=raw.properties or None)
@@ -152,6 +159,18 @@ async def prepare(*, uow, raws: Sequence[EventInput], now: datetime
     Returns the events that can be stored and the (index, error) of those that
     cannot. Events of a merged member are bound to the member it was merged into.
     """
+    checked, rejects = check_events(raws, now=now)
+    events, unknown = await bind_members(uow=uow, checked=checked)
+    rejects.extend(unknown)
+    rejects.sort(key=lambda r: r[0])
+    return events, rejects
+
+
+def check_events(raws: Sequence[EventInput], *, now: datetime
+                 ) -> tuple[list[tuple[int, EventInput]], list[tuple[int, EventError]]]:
+    """`check_event` over a batch: (index, normalised event) of those that pass, and
+    (index, error) of those that do not. Needs no database, so a bulk import can check
+    its next chunk while the previous one is written."""
     checked: list[tuple[int, EventInput]] = []
     rejects: list[tuple[int, EventError]] = []
     for index, raw in enumerate(raws):
@@ -159,29 +178,43 @@ async def prepare(*, uow, raws: Sequence[EventInput], now: datetime
             checked.append((index, check_event(raw, now=now)))
         except EventError as error:
             rejects.append((index, error))
+    return checked, rejects
+
+
+async def bind_members(*, uow, checked: Sequence[tuple[int, EventInput]]
+                       ) -> tuple[list[Event], list[tuple[int, EventError]]]:
+    """Bind checked events to their members, following merges to the survivor.
+
+    `checked` pairs a key (an index, a line number) with an event `check_event`
+    returned; the result is the bound events and (key, UnknownMember) of the others.
+    """
     ids = {e.member_id for _, e in checked if e.member_id is not None}
     keys = {e.identity for _, e in checked if e.identity is not None}
     by_id = await uow.members.resolve_active(ids) if ids else {}
     by_key = await uow.members.identity_owners(tuple(keys)) if keys else {}
     events: list[Event] = []
-    for index, raw in checked:
+    unknown: list[tuple[int, EventError]] = []
+    for key, raw in checked:
         if raw.member_id is not None:
             member_id = by_id.get(raw.member_id)
-            missing = f"member {raw.member_id} does not exist"
         else:
             member_id = by_key.get(raw.identity)
-            missing = f"no member has {raw.identity.channel} identity {raw.identity.external_id!r}"
         if member_id is None:
-            rejects.append((index, UnknownMember(missing, field="memberId")))
+            unknown.append((key, UnknownMember(_missing_member(raw), field="memberId")))
             continue
         events.append(Event(
-            external_id=raw.external_id, member_id=member_id, type=EventType(raw.type),
+            external_id=raw.external_id, member_id=member_id, type=raw.type,
             occurred_at=raw.occurred_at, amount_minor=raw.amount_minor,
-            channel=Channel(raw.channel) if raw.channel else None, properties=raw.properties,
+            channel=_CHANNELS[raw.channel] if raw.channel else None, properties=raw.properties,
             origin_member_id=raw.member_id if raw.member_id is not None else member_id,
         ))
-    rejects.sort(key=lambda r: r[0])
-    return events, rejects
+    return events, unknown
+
+
+def _missing_member(raw: EventInput) -> str:
+    if raw.member_id is not None:
+        return f"member {raw.member_id} does not exist"
+    return f"no member has {raw.identity.channel} identity {raw.identity.external_id!r}"
 
 
 async def store(*, uow, events: list[Event], now: datetime) -> RecordResult:

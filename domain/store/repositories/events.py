@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -9,6 +10,35 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.events import Event, EventType
 from domain.members import Channel
 from domain.store.tables import events
+
+# One statement inserts a whole batch sent as a JSON array of rows (see insert_new).
+# occurred_at travels as integer microseconds since the epoch (formatting datetimes in
+# Python costs more than the insert) and is written as UtcDateTime writes it on SQLite:
+# 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; `r` is the microsecond part, floored.
+_SQLITE_INSERT = (
+    "INSERT INTO events (external_id, member_id, origin_member_id, type, occurred_at,"
+    " amount_minor, channel, properties, received_at)"
+    " SELECT e, m, o, t, strftime('%Y-%m-%d %H:%M:%S', (us - r) / 1000000, 'unixepoch')"
+    " || printf('.%06d', r), a, c, p, ?"
+    " FROM (SELECT json_extract(value, '$[0]') AS e, json_extract(value, '$[1]') AS m,"
+    " json_extract(value, '$[2]') AS o, json_extract(value, '$[3]') AS t,"
+    " json_extract(value, '$[4]') AS us,"
+    " (json_extract(value, '$[4]') % 1000000 + 1000000) % 1000000 AS r,"
+    " json_extract(value, '$[5]') AS a, json_extract(value, '$[6]') AS c,"
+    " json_extract(value, '$[7]') AS p FROM json_each(?))"
+    # Member order keeps the two member indexes' inserts local (a fifth less work).
+    " ORDER BY m, us"
+    " ON CONFLICT (external_id) DO NOTHING"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """A datetime as UtcDateTime stores it on SQLite."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: tierwise stores UTC-aware timestamps")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def _event(row) -> Event:
@@ -28,6 +58,8 @@ class EventRepository:
 
     async def insert_new(self, batch: list[Event], *, received_at: datetime) -> int:
         """Insert events whose external id is unseen; return how many were inserted."""
+        if self.conn.dialect.name == "sqlite":
+            return await self._insert_new_sqlite(batch, received_at=received_at)
         rows = [{
             "external_id": e.external_id, "member_id": e.member_id,
             "origin_member_id": e.origin_member_id or e.member_id, "type": e.type.value,
@@ -39,6 +71,23 @@ class EventRepository:
                      .returning(events.c.id))
         result = await self.conn.execute(statement, rows)
         return len(result.all())
+
+    async def _insert_new_sqlite(self, batch: list[Event], *, received_at: datetime) -> int:
+        # The whole batch travels as one JSON parameter of one statement: no per-row
+        # binding in Python, and sqlite3 releases the GIL while the statement runs, so an
+        # import parses its next chunk meanwhile. Values are written as the table types
+        # write them (UtcDateTime: naive UTC text with microseconds; JSON: json.dumps,
+        # None as 'null'); a store test checks that against SQLAlchemy's own insert.
+        # EventType and Channel are str enums: JSON writes their values.
+        payload = json.dumps([
+            (e.external_id, e.member_id, e.origin_member_id or e.member_id, e.type,
+             (e.occurred_at - _EPOCH) // _MICROSECOND, e.amount_minor, e.channel,
+             "null" if e.properties is None else json.dumps(e.properties))
+            for e in batch
+        ])
+        result = await self.conn.exec_driver_sql(_SQLITE_INSERT,
+                                                 (_sqlite_time(received_at), payload))
+        return result.rowcount
 
     async def recent_for_members(self, member_ids, *, limit: int
                                  ) -> dict[int, list[tuple[int, Event]]]:
