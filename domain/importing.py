@@ -1,0 +1,349 @@
+"""Importing events from files: CSV and JSON Lines rows, then stored chunk by chunk.
+
+The readers are pure: they turn a file's lines into `(line, EventInput)` rows, or
+`(line, RowError)` for a row that cannot become an event, where `line` is the
+physical line the row starts on (the CSV header is line 1). `import_events` then
+stores the rows one transaction per chunk: valid rows land, every rejected row is
+reported with its line and reason, and events seen before count as duplicates, so
+re-running a file (after a failure, say) is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from itertools import islice
+from operator import itemgetter
+from typing import Any, NoReturn
+
+from domain import errors, events
+from domain.members import Channel, IdentityKey
+
+DEFAULT_CHUNK = 20_000  # rows per transaction: big enough to amortise a commit
+RESOLVE_BATCH = 20_000  # rows per member lookup: distinct ids stay below bind-parameter limits
+
+Row = tuple[int, "events.EventInput | RowError"]
+
+
+class FileError(errors.DomainError):
+    """The file as a whole cannot be read as events (a bad CSV header, say)."""
+
+    code = "UNREADABLE_FILE"
+
+
+class RowError(errors.DomainError):
+    """Base of file rows that cannot become an event."""
+
+
+class MalformedRow(RowError):
+    """The row is not a CSV record of the header's width, or not a JSON object."""
+
+    code = "MALFORMED_ROW"
+
+
+class MissingField(RowError):
+    """A required column is empty or a required key absent."""
+
+    code = "MISSING_FIELD"
+
+
+class InvalidField(RowError, errors.InvalidValue):
+    """A field that does not parse: a timestamp, an integer, a channel, properties."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    line: int
+    code: str
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    read: int = 0  # rows read, blank lines not counted
+    accepted: int = 0  # newly stored
+    duplicates: int = 0  # already stored (or earlier in the file): not stored again
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+_ALIASES = {
+    "external_id": ("external_id", "event_id", "externalId", "eventId"),
+    "type": ("type",),
+    "occurred_at": ("occurred_at", "occurredAt"),
+    "member_id": ("member_id", "memberId"),
+    "identity_channel": ("identity_channel", "identityChannel"),
+    "identity_external_id": ("identity_external_id", "identityExternalId"),
+    "amount_minor": ("amount_minor", "amountMinor"),
+    "channel": ("channel",),
+    "properties": ("properties",),
+}
+_NAMES = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
+_EVENT_TYPES = {t.value: t for t in events.EventType}
+_CHANNELS = {c.value: c for c in Channel}
+
+
+def read_csv(lines: Iterable[bytes], *, default_tz: tzinfo | None = None) -> Iterator[Row]:
+    """Rows of a UTF-8 CSV file with a header row (raises FileError for a bad header).
+
+    `lines` are the file's raw lines (a file opened in binary mode), so a line that
+    is not UTF-8 rejects its row instead of stopping the import.
+    """
+    reader = csv.reader(map(bytes.decode, lines), strict=True)
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeError) as error:
+        raise FileError(f"the header row cannot be read: {error}") from None
+    if header is None:
+        raise FileError("the file is empty; a CSV import needs a header row")
+    if header:
+        header[0] = header[0].removeprefix("\ufeff")  # a byte order mark
+    return _csv_rows(reader, _header_positions(header), len(header), default_tz)
+
+
+def _header_positions(header: list[str]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for index, title in enumerate(header):
+        name = _NAMES.get(title.strip())
+        if name is not None and name in positions:
+            raise FileError(f"the header names column {name} twice")
+        if name is not None:
+            positions[name] = index
+    missing = [n for n in ("external_id", "type", "occurred_at") if n not in positions]
+    if "member_id" not in positions and not {"identity_channel",
+                                              "identity_external_id"} <= positions.keys():
+        missing.append("member_id (or identity_channel and identity_external_id)")
+    if missing:
+        raise FileError(f"the header lacks column(s): {', '.join(missing)}; "
+                        f"it has: {', '.join(header)}")
+    return positions
+
+
+def _csv_rows(reader, at: dict[str, int], width: int, tz: tzinfo | None) -> Iterator[Row]:
+    # An absent column reads the empty string appended at index `width`.
+    pick = itemgetter(*(at.get(name, width) for name in _ALIASES))
+    # The reader counts the lines it was given; a line that failed to decode was
+    # never given, so `skipped` keeps line numbers physical.
+    end, skipped = reader.line_num, 0
+    while True:
+        try:
+            for record in reader:
+                start, end = end + 1, reader.line_num + skipped
+                if len(record) == width:
+                    record.append("")
+                    yield start, _parse(pick(record), tz)
+                elif record and (len(record) > 1 or record[0].strip()):  # else blank
+                    yield start, MalformedRow(f"the row has {len(record)} field(s); the "
+                                              f"header has {width}")
+            return
+        except UnicodeDecodeError:
+            skipped += 1
+            end = reader.line_num + skipped
+            yield end, MalformedRow("the line is not valid UTF-8")
+        except csv.Error as error:
+            start, end = end + 1, reader.line_num + skipped
+            yield start, MalformedRow(f"not a CSV record: {error}")
+
+
+def read_jsonl(lines: Iterable[bytes], *, default_tz: tzinfo | None = None) -> Iterator[Row]:
+    """Rows of a JSON Lines file: one object per line, snake_case or camelCase keys.
+
+    The member is `member_id`, or `identity_channel` + `identity_external_id`, or an
+    `identity` object with `channel` and `external_id` (as the GraphQL input has it).
+    """
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+            yield number, MalformedRow(f"not valid JSON: {error}")
+            continue
+        if not isinstance(obj, dict):
+            yield number, MalformedRow(f"a line must be a JSON object, not {_kind(obj)}")
+            continue
+        yield number, _parse(_json_values(obj), default_tz)
+
+
+def _json_values(obj: dict[str, Any]) -> list:
+    """An object's fields as a CSV row holds them: text, "" when absent or null."""
+    identity = obj.get("identity")
+    if isinstance(identity, dict):
+        obj = {**obj, "identity_channel": identity.get("channel"),
+               "identity_external_id": identity.get("external_id",
+                                                    identity.get("externalId"))}
+    values = []
+    for name, aliases in _ALIASES.items():
+        value = next((obj[a] for a in aliases if obj.get(a) is not None), "")
+        # Numbers become their JSON text (42 -> "42", 12.5 -> "12.5", true -> "true"), so
+        # they parse, or fail to, exactly as in a CSV file.
+        if not isinstance(value, str) and name != "properties":
+            value = json.dumps(value)
+        values.append(value)
+    return values
+
+
+def _parse(values, tz: tzinfo | None) -> events.EventInput | RowError:
+    """One row's text fields (in _ALIASES order; "" when empty) to an EventInput.
+
+    Only what the text itself decides is checked here (presence, numbers, timestamps,
+    JSON); the event's rules are events.check_event's, applied when it is stored.
+    """
+    (external_id, kind, occurred_at, member_id, identity_channel, identity_external_id,
+     amount_minor, channel, properties) = values
+    try:
+        return events.EventInput(
+            external_id=external_id or _missing("external_id"),
+            type=_EVENT_TYPES.get(kind, kind) if kind else _missing("type"),
+            occurred_at=_timestamp(occurred_at, tz),
+            member_id=_integer(member_id, "member_id") if member_id else None,
+            identity=(_identity(identity_channel, identity_external_id)
+                      if identity_channel or identity_external_id else None),
+            amount_minor=_integer(amount_minor, "amount_minor") if amount_minor else None,
+            channel=channel or None,
+            properties=_properties(properties) if properties else None,
+        )
+    except RowError as error:
+        return error
+
+
+def _missing(name: str) -> NoReturn:
+    raise MissingField(f"{name} is missing", field=name)
+
+
+def _timestamp(text: str, tz: tzinfo | None) -> datetime:
+    if not text:
+        _missing("occurred_at")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidField(f"occurred_at {text!r} is not an ISO 8601 timestamp",
+                           field="occurred_at") from None
+    if moment.tzinfo is None:
+        if tz is None:
+            raise InvalidField(f"occurred_at {text!r} has no UTC offset; add one "
+                               "(e.g. +08:00 or Z) or give a default time zone",
+                               field="occurred_at")
+        moment = moment.replace(tzinfo=tz)
+    return moment
+
+
+def _integer(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidField(f"{name} {text!r} is not an integer", field=name) from None
+
+
+def _identity(channel: str, external_id: str) -> IdentityKey:
+    external_id = external_id.strip()
+    if not channel or not external_id:
+        raise MissingField("an identity needs both identity_channel and "
+                           "identity_external_id", field="identity_channel")
+    known = _CHANNELS.get(channel)
+    if known is None:
+        raise InvalidField(f"unknown identity_channel {channel!r}", field="identity_channel")
+    return IdentityKey(known, external_id)
+
+
+def _properties(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidField(f"properties {value[:60]!r} is not valid JSON",
+                               field="properties") from None
+    if not isinstance(value, dict):
+        raise InvalidField(f"properties must be a JSON object, not {_kind(value)}",
+                           field="properties")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+# --- storing ---------------------------------------------------------------------------
+
+async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
+                        chunk_size: int = DEFAULT_CHUNK) -> ImportReport:
+    """Store the rows one transaction per `chunk_size` rows and report what happened.
+
+    Valid rows land; a rejected row (unparseable, invalid, or naming an unknown member)
+    is reported with its line and reason and stops nothing. A failure of the database
+    rolls back the chunk in progress and propagates; earlier chunks stay, and running
+    the same file again stores only what is missing.
+    """
+    report = ImportReport()
+    iterator = iter(rows)
+    chunk = _read_chunk(iterator, chunk_size, now)
+    while chunk.read:
+        async with uow_factory() as uow:
+            ready = await _bind(uow, chunk)
+            # Insert and commit this chunk while the next one is read and checked in a
+            # worker thread (SQLite releases the GIL while it inserts). Reading in the
+            # event loop's thread instead, with a yield every few rows, would starve the
+            # database thread of the GIL: every yield releases and retakes it.
+            writing = asyncio.ensure_future(_store(uow, ready, now))
+            try:
+                following = await asyncio.to_thread(_read_chunk, iterator, chunk_size, now)
+            except BaseException:
+                writing.cancel()
+                await asyncio.gather(writing, return_exceptions=True)
+                raise
+            result = await writing
+        report.read += chunk.read
+        report.accepted += result.accepted
+        report.duplicates += result.duplicates
+        chunk.rejected.sort(key=lambda pair: pair[0])
+        report.rejected.extend(Rejected(line, error.code, error.message)
+                               for line, error in chunk.rejected)
+        chunk = following
+    return report
+
+
+@dataclass(slots=True)
+class _Chunk:
+    read: int = 0
+    checked: list[tuple[int, events.EventInput]] = field(default_factory=list)  # by line
+    rejected: list[tuple[int, errors.DomainError]] = field(default_factory=list)  # by line
+
+
+def _read_chunk(iterator: Iterator[Row], size: int, now: datetime) -> _Chunk:
+    """Parse and check up to `size` rows."""
+    chunk = _Chunk()
+    lines: list[int] = []
+    raws: list[events.EventInput] = []
+    for line, item in islice(iterator, size):
+        chunk.read += 1
+        if isinstance(item, RowError):
+            chunk.rejected.append((line, item))
+        else:
+            lines.append(line)
+            raws.append(item)
+    passed, refused = events.check_events(raws, now=now)
+    chunk.checked = [(lines[index], event) for index, event in passed]
+    chunk.rejected.extend((lines[index], error) for index, error in refused)
+    return chunk
+
+
+async def _bind(uow, chunk: _Chunk) -> list[events.Event]:
+    ready: list[events.Event] = []
+    for start in range(0, len(chunk.checked), RESOLVE_BATCH):
+        bound, unknown = await events.bind_members(
+            uow=uow, checked=chunk.checked[start:start + RESOLVE_BATCH])
+        ready.extend(bound)
+        chunk.rejected.extend(unknown)
+    return ready
+
+
+async def _store(uow, ready: list[events.Event], now: datetime) -> events.RecordResult:
+    result = await events.store(uow=uow, events=ready, now=now)
+    await uow.commit()
+    return result

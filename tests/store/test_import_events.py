@@ -1,0 +1,202 @@
+"""`tierwise import-events` against the real store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select, text
+
+from domain import events, importing, members
+from domain.clock import utcnow
+from domain.members import Channel
+from domain.store.repositories.events import EventRepository
+from domain.store.tables import events as events_table
+from scripts import import_events
+from tests.factories import make_member
+
+HEADER = ("external_id,type,occurred_at,member_id,identity_channel,identity_external_id,"
+          "amount_minor,channel,properties")
+
+
+def csv_rows(*lines: str):
+    return importing.read_csv(io.BytesIO("\n".join((HEADER, *lines, "")).encode()))
+
+
+async def run_import(db, rows, chunk_size=100):
+    return await importing.import_events(uow_factory=db.unit_of_work, rows=rows, now=utcnow(),
+                                         chunk_size=chunk_size)
+
+
+async def stored(db) -> dict:
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(select(events_table))).all()
+    return {row.external_id: row for row in rows}
+
+
+def at(hours_ago: float) -> str:
+    return (utcnow() - timedelta(hours=hours_ago)).isoformat()
+
+
+async def test_valid_rows_land_and_rejected_rows_are_reported_by_line(database):
+    ann, bo = await make_member(database), await make_member(database)
+    [bo_wechat] = [i.external_id for i in (await _identities(database, bo.id))]
+    report = await run_import(database, csv_rows(
+        f"e-1,login,{at(3)},{ann.id},,,,wechat,",
+        f'e-2,purchase,{at(2)},,wechat,{bo_wechat},1999,app,"{{""sku"": ""A1""}}"',
+        f"e-3,purchase,{at(2)},{ann.id},,,-1,,",
+        f"e-4,login,{at(2)},,wechat,wx-nobody,,,",
+        f"e-5,login,{at(2)},{ann.id}",
+    ))
+    found = await stored(database)
+    assert sorted(found) == ["e-1", "e-2"]
+    assert (found["e-2"].member_id, found["e-2"].amount_minor) == (bo.id, 1999)
+    assert found["e-2"].properties == {"sku": "A1"}
+    assert (report.read, report.accepted, report.duplicates) == (5, 2, 0)
+    assert [(r.line, r.code) for r in report.rejected] == [
+        (4, "INVALID_VALUE"), (5, "UNKNOWN_MEMBER"), (6, "MALFORMED_ROW")]
+
+
+async def test_importing_the_same_file_again_creates_no_duplicates(database):
+    ann = await make_member(database)
+    lines = [f"e-{n},like,{at(n)},{ann.id},,,,," for n in range(1, 8)]
+    first = await run_import(database, csv_rows(*lines), chunk_size=3)
+    again = await run_import(database, csv_rows(*lines), chunk_size=3)
+    assert (first.accepted, first.duplicates) == (7, 0)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, 7, [])
+    assert len(await stored(database)) == 7
+
+
+async def test_unknown_member_ids_and_identities_are_rejected(database):
+    ann = await make_member(database)
+    report = await run_import(database, csv_rows(
+        f"e-1,login,{at(1)},{ann.id + 1000},,,,,",
+        f"e-2,login,{at(1)},,douyin,dy-unknown,,,",
+    ))
+    assert report.accepted == 0
+    assert [(r.line, r.code) for r in report.rejected] == [
+        (2, "UNKNOWN_MEMBER"), (3, "UNKNOWN_MEMBER")]
+    assert f"member {ann.id + 1000} does not exist" in report.rejected[0].reason
+
+
+async def test_events_of_a_merged_member_go_to_the_survivor(database):
+    survivor, merged = await make_member(database), await make_member(database)
+    [merged_wechat] = [i.external_id for i in (await _identities(database, merged.id))]
+    async with database.unit_of_work() as uow:
+        await members.merge_members(uow=uow, survivor_id=survivor.id, merged_id=merged.id,
+                                    actor="test", reason="same person", now=utcnow())
+    await run_import(database, csv_rows(
+        f"e-1,login,{at(1)},{merged.id},,,,,",
+        f"e-2,login,{at(1)},,wechat,{merged_wechat},,,",
+    ))
+    found = await stored(database)
+    assert {found[e].member_id for e in ("e-1", "e-2")} == {survivor.id}
+    assert found["e-1"].origin_member_id == merged.id
+
+
+async def test_a_chunk_that_fails_writes_nothing_and_earlier_chunks_stay(database,
+                                                                         monkeypatch):
+    ann = await make_member(database)
+    insert_new, calls = EventRepository.insert_new, []
+
+    async def failing_second_time(self, batch, *, received_at):
+        calls.append(len(batch))
+        result = await insert_new(self, batch, received_at=received_at)
+        if len(calls) == 2:
+            raise ConnectionError("the database went away mid-chunk")
+        return result
+
+    monkeypatch.setattr(EventRepository, "insert_new", failing_second_time)
+    with pytest.raises(ConnectionError):
+        await run_import(database, csv_rows(
+            *(f"e-{n},like,{at(n)},{ann.id},,,,," for n in range(1, 7))), chunk_size=3)
+    assert sorted(await stored(database)) == ["e-1", "e-2", "e-3"]
+
+
+async def test_json_lines_import_like_csv(database):
+    ann = await make_member(database)
+    lines = [json.dumps({"eventId": "j-1", "type": "check_in", "occurredAt": at(1),
+                         "memberId": ann.id}), "not json"]
+    report = await run_import(database, importing.read_jsonl(
+        io.BytesIO("\n".join(lines).encode())))
+    assert report.accepted == 1
+    assert [(r.line, r.code) for r in report.rejected] == [(2, "MALFORMED_ROW")]
+
+
+async def test_the_sqlite_batch_insert_stores_exactly_what_sqlalchemy_would(database):
+    if database.dialect != "sqlite":
+        pytest.skip("the JSON batch insert is SQLite's; PostgreSQL uses SQLAlchemy's own")
+    ann = await make_member(database)
+    received = datetime(2026, 11, 23, 4, 5, 6, 789, tzinfo=UTC)
+    samples = [
+        dict(type=events.EventType.PURCHASE, occurred_at=datetime(1969, 12, 31, 23, 59, 59,
+                                                                  999_999, tzinfo=UTC),
+             amount_minor=10**11, channel=Channel.APP, properties={"sku": "茶", "n": [1, 2.5]}),
+        dict(type=events.EventType.LOGIN,
+             occurred_at=datetime(2026, 3, 1, 8, tzinfo=timezone(timedelta(hours=8))),
+             amount_minor=None, channel=None, properties=None),
+        dict(type=events.EventType.POST, occurred_at=datetime(2026, 1, 1, 0, 0, 0, 1,
+                                                              tzinfo=UTC),
+             amount_minor=None, channel=Channel.WECHAT, properties={}),
+    ]
+    async with database.unit_of_work() as uow:
+        for n, sample in enumerate(samples):
+            event = events.Event(external_id=f"fast-{n}", member_id=ann.id, **sample)
+            assert await uow.events.insert_new([event], received_at=received) == 1
+            await uow.connection.execute(events_table.insert().values(
+                external_id=f"slow-{n}", member_id=ann.id, origin_member_id=ann.id,
+                type=sample["type"].value, occurred_at=sample["occurred_at"],
+                amount_minor=sample["amount_minor"],
+                channel=sample["channel"].value if sample["channel"] else None,
+                properties=sample["properties"], received_at=received))
+        assert await uow.events.insert_new([event], received_at=received) == 0
+        await uow.commit()
+    async with database.engine.connect() as conn:
+        raw = {row[0]: row[1:] for row in (await conn.execute(text(
+            "SELECT external_id, member_id, origin_member_id, type, occurred_at, "
+            "amount_minor, channel, properties, received_at, typeof(properties), "
+            "typeof(amount_minor) FROM events"))).all()}
+    for n in range(len(samples)):
+        assert raw[f"fast-{n}"] == raw[f"slow-{n}"]
+
+
+def test_the_command_exits_1_with_rejects_and_2_for_an_unreadable_file(
+        database_url, tmp_path, monkeypatch, capsys):
+    async def enroll():
+        from domain.store.database import Database
+        db = Database(database_url)
+        try:
+            return await make_member(db)
+        finally:
+            await db.dispose()
+
+    ann = asyncio.run(enroll())
+    monkeypatch.setenv("TIERWISE_DATABASE_URL", database_url)
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join((HEADER, f"e-1,login,{at(1)},{ann.id},,,,,",
+                               f"e-2,login,{at(1)},{ann.id},,,7,,", "")))
+    rejects = tmp_path / "rejects.csv"
+
+    def command(**options):
+        args = dict(file=path, format=None, chunk_size=100, timezone=None, rejects=None)
+        return import_events.run(SimpleNamespace(**{**args, **options}))
+
+    assert command(rejects=rejects) == 1
+    out = capsys.readouterr().out
+    assert "line 3: INVALID_VALUE only purchases carry an amount" in out
+    assert "read 2, accepted 1, duplicates 0, rejected 1" in out
+    assert rejects.read_text().splitlines()[1].startswith("3,INVALID_VALUE,")
+    assert command(file=tmp_path / "missing.csv") == 2
+    assert command(timezone="Nowhere/Special") == 2
+    path.write_text("id,when\n1,now\n")
+    assert command() == 2
+    assert "lacks column(s)" in capsys.readouterr().out
+
+
+async def _identities(db, member_id):
+    async with db.unit_of_work(write=False) as uow:
+        return (await uow.members.identities_of([member_id]))[member_id]

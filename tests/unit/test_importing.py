@@ -1,0 +1,288 @@
+"""Reading CSV and JSON Lines event files, and the chunked import over a fake store."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from domain import importing
+from domain.events import EventInput, EventType
+from domain.members import Channel, IdentityKey
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+HEADER = ("external_id,type,occurred_at,member_id,identity_channel,identity_external_id,"
+          "amount_minor,channel,properties")
+GOOD = "e-1,login,2026-11-23T09:00:00+08:00,1,,,,wechat,"
+
+
+def read_csv(*lines: str | bytes, header: str = HEADER, tz=None) -> list:
+    raw = b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n"
+                   for line in (header, *lines))
+    return list(importing.read_csv(io.BytesIO(raw), default_tz=tz))
+
+
+def read_jsonl(*lines: str | dict, tz=None) -> list:
+    raw = "".join((json.dumps(line) if isinstance(line, dict) else line) + "\n"
+                  for line in lines).encode()
+    return list(importing.read_jsonl(io.BytesIO(raw), default_tz=tz))
+
+
+class FakeMembers:
+    def __init__(self, ids=(), identities=None, merged=None) -> None:
+        self.ids = set(ids)
+        self.identities = identities or {}
+        self.merged = merged or {}
+
+    async def resolve_active(self, ids):
+        return {i: self.merged.get(i, i) for i in ids if i in self.ids}
+
+    async def identity_owners(self, keys):
+        return {k: self.identities[k] for k in keys if k in self.identities}
+
+
+class FakeEvents:
+    def __init__(self, store: dict, fail_on_call: int | None) -> None:
+        self.store, self.fail_on_call, self.calls = store, fail_on_call, 0
+        self.pending: dict = {}
+
+    async def insert_new(self, batch, *, received_at):
+        self.calls += 1
+        new = {e.external_id: e for e in batch if e.external_id not in self.store}
+        self.pending.update(new)
+        if self.calls == self.fail_on_call:
+            raise ConnectionError("the database went away")
+        return len(new)
+
+
+class FakeUnitOfWork:
+    """One transaction: inserted events reach `store` only on commit."""
+
+    def __init__(self, members: FakeMembers, store: dict, fail_on_call=None) -> None:
+        self.members = members
+        self.events = FakeEvents(store, fail_on_call)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        self.events.pending.clear()
+
+    async def commit(self):
+        self.events.store.update(self.events.pending)
+
+
+def fake_store(members: FakeMembers, *, fail_on_chunk: int | None = None):
+    store: dict = {}
+    chunks = iter(range(1, 10_000))
+
+    def factory():
+        return FakeUnitOfWork(members, store,
+                              fail_on_call=1 if next(chunks) == fail_on_chunk else None)
+    return store, factory
+
+
+async def import_rows(rows, members=None, chunk_size=100, stored=None):
+    store, factory = fake_store(members or FakeMembers(ids={1, 2}))
+    store.update(stored or {})
+    report = await importing.import_events(uow_factory=factory, rows=rows, now=NOW,
+                                           chunk_size=chunk_size)
+    return report, store
+
+
+def reasons(report) -> list[tuple[int, str, str]]:
+    return [(r.line, r.code, r.reason) for r in report.rejected]
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def test_a_csv_row_becomes_an_event_input_with_every_field_parsed():
+    [(line, event)] = read_csv(
+        'e-9,purchase,2026-11-23T09:00:00+08:00,,wechat, wx-7 ,1999,app,"{""sku"": ""A1""}"')
+    assert line == 2
+    assert event == EventInput(
+        external_id="e-9", type=EventType.PURCHASE,
+        occurred_at=datetime(2026, 11, 23, 1, tzinfo=UTC), member_id=None,
+        identity=IdentityKey(Channel.WECHAT, "wx-7"), amount_minor=1999, channel="app",
+        properties={"sku": "A1"})
+
+
+def test_line_numbers_are_physical_lines_past_blank_lines_and_quoted_newlines():
+    rows = read_csv(GOOD, "", '"e-2\nsecond line",login,2026-11-23T09:00:00Z,1,,,,,',
+                    "e-3,login,2026-11-23T09:00:00Z,1,,,,,")
+    assert [line for line, _ in rows] == [2, 4, 6]
+
+
+def test_event_id_is_accepted_for_external_id_and_unknown_columns_are_ignored():
+    [(_, event)] = read_csv("x,e-5,login,2026-11-23T01:00:00Z,2",
+                            header="note,event_id,type,occurred_at,member_id")
+    assert (event.external_id, event.member_id) == ("e-5", 2)
+
+
+def test_a_naive_timestamp_is_rejected_unless_a_default_time_zone_is_given():
+    naive = "e-1,login,2026-11-23T09:00:00,1,,,,,"
+    [(line, error)] = read_csv(naive)
+    assert (line, error.code) == (2, "INVALID_VALUE")
+    assert "no UTC offset" in error.message
+    [(_, event)] = read_csv(naive, tz=ZoneInfo("Asia/Shanghai"))
+    assert event.occurred_at == datetime(2026, 11, 23, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("row", "code", "reason"), [
+    ("e-1,login,2026-11-23T09:00:00Z,1", "MALFORMED_ROW", "the row has 4 field(s)"),
+    (",login,2026-11-23T09:00:00Z,1,,,,,", "MISSING_FIELD", "external_id is missing"),
+    ("e-1,,2026-11-23T09:00:00Z,1,,,,,", "MISSING_FIELD", "type is missing"),
+    ("e-1,login,yesterday,1,,,,,", "INVALID_VALUE", "'yesterday' is not an ISO 8601"),
+    ("e-1,login,2026-11-23T09:00:00,1,,,,,", "INVALID_VALUE", "has no UTC offset"),
+    ("e-1,login,2026-11-23T09:00:00Z,one,,,,,", "INVALID_VALUE", "member_id 'one' is not"),
+    ("e-1,purchase,2026-11-23T09:00:00Z,1,,,12.50,,", "INVALID_VALUE",
+     "amount_minor '12.50' is not an integer"),
+    ("e-1,login,2026-11-23T09:00:00Z,,myspace,x,,,", "INVALID_VALUE",
+     "unknown identity_channel 'myspace'"),
+    ("e-1,login,2026-11-23T09:00:00Z,,wechat,,,,", "MISSING_FIELD", "an identity needs both"),
+    ("e-1,login,2026-11-23T09:00:00Z,1,,,,,{oops", "INVALID_VALUE", "is not valid JSON"),
+    ("e-1,login,2026-11-23T09:00:00Z,1,,,,,[1]", "INVALID_VALUE", "must be a JSON object"),
+])
+def test_each_unreadable_csv_field_rejects_its_row_with_line_and_reason(row, code, reason):
+    [(line, error)] = read_csv(GOOD, row)[1:]
+    assert (line, error.code) == (3, code)
+    assert reason in error.message
+
+
+def test_a_line_that_is_not_utf8_rejects_only_its_row():
+    rows = read_csv(GOOD, b"e-2,login,2026-11-23T09:00:00Z,1,,,,\xff\xfe,",
+                    "e-3,login,2026-11-23T09:00:00Z,1,,,,,")
+    assert [(line, type(item).__name__) for line, item in rows] == [
+        (2, "EventInput"), (3, "MalformedRow"), (4, "EventInput")]
+
+
+def test_a_broken_quote_rejects_its_row_and_reading_goes_on():
+    rows = read_csv('e-2,login,2026-11-23T09:00:00Z,1,,,,"a"b,', GOOD)
+    assert rows[0][0] == 2 and rows[0][1].code == "MALFORMED_ROW"
+    assert rows[1][0] == 3 and isinstance(rows[1][1], EventInput)
+
+
+@pytest.mark.parametrize(("header", "missing"), [
+    ("external_id,type,member_id", "occurred_at"),
+    ("external_id,type,occurred_at,identity_channel", "member_id (or identity_channel"),
+    ("", "external_id"),
+])
+def test_a_header_without_the_required_columns_is_a_file_error(header, missing):
+    with pytest.raises(importing.FileError, match=r"lacks column\(s\)") as raised:
+        read_csv(GOOD, header=header)
+    assert missing in raised.value.message
+
+
+def test_an_empty_csv_file_is_a_file_error():
+    with pytest.raises(importing.FileError, match="empty"):
+        list(importing.read_csv(io.BytesIO(b"")))
+
+
+def test_a_byte_order_mark_before_the_header_is_ignored():
+    raw = b"\xef\xbb\xbf" + (HEADER + "\n" + GOOD + "\n").encode()
+    [(_, event)] = list(importing.read_csv(io.BytesIO(raw)))
+    assert event.external_id == "e-1"
+
+
+def test_json_lines_accept_camel_case_keys_and_a_nested_identity():
+    rows = read_jsonl(
+        {"externalId": "e-1", "type": "purchase", "occurredAt": "2026-11-23T01:00:00Z",
+         "identity": {"channel": "douyin", "externalId": "dy-3"}, "amountMinor": 500,
+         "properties": {"sku": "B"}},
+        "",
+        {"external_id": "e-2", "type": "login", "occurred_at": "2026-11-23T01:00:00+00:00",
+         "identity_channel": "wechat", "identity_external_id": "wx-1"},
+        {"eventId": 77, "type": "like", "occurredAt": "2026-11-23T01:00:00Z", "memberId": 2},
+    )
+    assert [line for line, _ in rows] == [1, 3, 4]
+    first, second, third = (event for _, event in rows)
+    assert (first.identity, first.amount_minor, first.properties) == (
+        IdentityKey(Channel.DOUYIN, "dy-3"), 500, {"sku": "B"})
+    assert second.identity == IdentityKey(Channel.WECHAT, "wx-1")
+    assert (third.external_id, third.member_id) == ("77", 2)
+
+
+@pytest.mark.parametrize(("line", "code", "reason"), [
+    ('{"externalId": "e-1", "type": ', "MALFORMED_ROW", "not valid JSON"),
+    ('["e-1", "login"]', "MALFORMED_ROW", "must be a JSON object, not an array"),
+    ({"type": "login", "occurredAt": "2026-11-23T01:00:00Z", "memberId": 1},
+     "MISSING_FIELD", "external_id is missing"),
+    ({"externalId": "e-1", "type": "login", "memberId": 1}, "MISSING_FIELD",
+     "occurred_at is missing"),
+    ({"externalId": "e-1", "type": "purchase", "occurredAt": "2026-11-23T01:00:00Z",
+      "memberId": 1, "amountMinor": 12.5}, "INVALID_VALUE", "'12.5' is not an integer"),
+    ({"externalId": "e-1", "type": "login", "occurredAt": 1764000000, "memberId": 1},
+     "INVALID_VALUE", "'1764000000' is not an ISO 8601"),
+    ({"externalId": "e-1", "type": "login", "occurredAt": "2026-11-23T01:00:00Z",
+      "memberId": True}, "INVALID_VALUE", "member_id 'true' is not an integer"),
+])
+def test_each_malformed_json_line_is_rejected_with_its_line_and_reason(line, code, reason):
+    good = {"externalId": "e-0", "type": "login", "occurredAt": "2026-11-23T01:00:00Z",
+            "memberId": 1}
+    [(number, error)] = read_jsonl(good, line)[1:]
+    assert (number, error.code) == (2, code)
+    assert reason in error.message
+
+
+# --- importing -------------------------------------------------------------------------
+
+async def test_valid_rows_land_and_each_rejected_row_reports_its_line_and_reason():
+    rows = read_csv(
+        GOOD,
+        "e-2,teleport,2026-11-23T09:00:00Z,1,,,,,",
+        "e-3,purchase,2026-11-23T09:00:00Z,1,,,-5,,",
+        "e-4,login,2026-11-23T09:00:00Z,1,,,300,,",
+        "e-5,login,2026-11-23T09:00:00Z,,wechat,wx-404,,,",
+        "e-6,login,2026-11-23T09:00:00Z,99,,,,,",
+        "e-7,login,2026-11-23T09:00:00Z,abc,,,,,",
+        "e-8,purchase,2026-11-23T09:00:00Z,,wechat,wx-2,1999,,",
+    )
+    members = FakeMembers(ids={1, 2}, identities={IdentityKey(Channel.WECHAT, "wx-2"): 2})
+    report, store = await import_rows(rows, members)
+    assert sorted(store) == ["e-1", "e-8"]
+    assert store["e-8"].member_id == 2
+    assert (report.read, report.accepted, report.duplicates) == (8, 2, 0)
+    assert [(line, code) for line, code, _ in reasons(report)] == [
+        (3, "INVALID_VALUE"), (4, "INVALID_VALUE"), (5, "INVALID_VALUE"),
+        (6, "UNKNOWN_MEMBER"), (7, "UNKNOWN_MEMBER"), (8, "INVALID_VALUE")]
+    by_line = {line: reason for line, _, reason in reasons(report)}
+    assert "unknown event type 'teleport'" in by_line[3]
+    assert "got -5" in by_line[4]
+    assert "only purchases carry an amount" in by_line[5]
+    assert "wx-404" in by_line[6] and "member 99 does not exist" in by_line[7]
+
+
+async def test_a_repeated_external_id_is_a_duplicate_within_the_file_and_across_runs():
+    rows = read_csv(GOOD, GOOD.replace("e-1", "e-2"), GOOD)
+    report, store = await import_rows(rows, chunk_size=2)
+    assert (report.accepted, report.duplicates, report.rejected) == (2, 1, [])
+    again, _ = await import_rows(rows, chunk_size=2, stored=store)
+    assert (again.accepted, again.duplicates) == (0, 3)
+
+
+async def test_a_failing_chunk_writes_nothing_and_earlier_chunks_stay():
+    rows = [(n + 2, EventInput(external_id=f"e-{n}", type="login",
+                               occurred_at=NOW - timedelta(hours=1), member_id=1))
+            for n in range(10)]
+    store, factory = fake_store(FakeMembers(ids={1}), fail_on_chunk=2)
+    with pytest.raises(ConnectionError):
+        await importing.import_events(uow_factory=factory, rows=rows, now=NOW, chunk_size=4)
+    assert sorted(store) == ["e-0", "e-1", "e-2", "e-3"]
+
+
+async def test_events_of_a_merged_member_are_bound_to_the_survivor():
+    rows = read_csv(GOOD)
+    report, store = await import_rows(rows, FakeMembers(ids={1, 2}, merged={1: 2}))
+    assert report.accepted == 1
+    assert (store["e-1"].member_id, store["e-1"].origin_member_id) == (2, 1)
+
+
+async def test_an_event_from_the_future_is_rejected_with_its_line():
+    later = (NOW + timedelta(hours=1)).astimezone(timezone(timedelta(hours=8))).isoformat()
+    report, store = await import_rows(read_csv(f"e-1,login,{later},1,,,,,"))
+    assert store == {}
+    assert reasons(report)[0][:2] == (2, "INVALID_VALUE")
+    assert "in the future" in reasons(report)[0][2]
