@@ -7,6 +7,7 @@ empty table cheap to fill (`bulk_mode`).
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -20,21 +21,23 @@ from domain import demo
 BULK_CACHE_KIB = -262_144  # SQLite page cache during a bulk insert: up to 256 MiB
 
 
-class Writer:
+class Writer(abc.ABC):
     """Driver-level batch inserts and the driver's representation of times and JSON."""
 
     def __init__(self, conn, raw, *, start: datetime, days: int) -> None:
         self.conn, self.raw = conn, raw
         self.start, self.days = start, days
 
+    @abc.abstractmethod
     def times(self, offsets: np.ndarray) -> list:
-        raise NotImplementedError
+        """Offsets in seconds from `start` as this driver binds timestamps."""
 
     def json(self, value) -> str:
         return json.dumps(value)
 
+    @abc.abstractmethod
     async def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        raise NotImplementedError
+        """Append `rows` (tuples in `columns` order) to `table`."""
 
     @contextlib.asynccontextmanager
     async def bulk_mode(self, table: str) -> AsyncIterator[None]:
