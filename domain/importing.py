@@ -23,8 +23,9 @@ from typing import Any, NoReturn
 from domain import errors, events
 from domain.members import Channel, IdentityKey
 
-DEFAULT_CHUNK = 20_000  # rows per transaction: big enough to amortise a commit
-RESOLVE_BATCH = 20_000  # rows per member lookup: distinct ids stay below bind-parameter limits
+# Rows per transaction: a commit, and a lookup of the chunk's members, per chunk.
+DEFAULT_CHUNK = 50_000
+RESOLVE_IDS = 20_000  # distinct member ids per lookup: well below bind-parameter limits
 
 Row = tuple[int, "events.EventInput | RowError"]
 
@@ -179,13 +180,24 @@ def _json_values(obj: dict[str, Any]) -> list:
                                                     identity.get("externalId"))}
     values = []
     for name, aliases in _ALIASES.items():
-        value = next((obj[a] for a in aliases if obj.get(a) is not None), "")
-        # Numbers become their JSON text (42 -> "42", 12.5 -> "12.5", true -> "true"), so
-        # they parse, or fail to, exactly as in a CSV file.
-        if not isinstance(value, str) and name != "properties":
-            value = json.dumps(value)
+        for alias in aliases:
+            value = obj.get(alias)
+            if value is not None:
+                break
+        else:
+            value = ""
+        if value.__class__ is not str and name != "properties":
+            value = _as_text(value)
         values.append(value)
     return values
+
+
+def _as_text(value: Any) -> str:
+    """A JSON value as its text (42 -> "42", true -> "true"), so it parses, or fails to,
+    exactly as it would in a CSV file."""
+    if value.__class__ is int or value.__class__ is float:
+        return str(value)
+    return json.dumps(value)
 
 
 def _parse(values, tz: tzinfo | None) -> events.EventInput | RowError:
@@ -284,20 +296,23 @@ async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
     iterator = iter(rows)
     chunk = _read_chunk(iterator, chunk_size, now)
     while chunk.read:
-        async with uow_factory() as uow:
+        async with uow_factory() as uow:  # one transaction per chunk
             ready = await _bind(uow, chunk)
-            # Insert and commit this chunk while the next one is read and checked in a
-            # worker thread (SQLite releases the GIL while it inserts). Reading in the
-            # event loop's thread instead, with a yield every few rows, would starve the
-            # database thread of the GIL: every yield releases and retakes it.
-            writing = asyncio.ensure_future(_store(uow, ready, now))
+            storing = asyncio.ensure_future(events.store(uow=uow, events=ready, now=now))
+            await asyncio.sleep(0)  # it builds its batch and hands it to the database
+            # Read and check the next chunk in a worker thread while this one is
+            # inserted: the database works in its own thread, and SQLite releases the
+            # GIL while it inserts. Not earlier: the member lookups' round trips to the
+            # database thread would each wait for the reader to give up the GIL.
+            reading = asyncio.ensure_future(
+                asyncio.to_thread(_read_chunk, iterator, chunk_size, now))
             try:
-                following = await asyncio.to_thread(_read_chunk, iterator, chunk_size, now)
+                result = await storing
+                await uow.commit()
             except BaseException:
-                writing.cancel()
-                await asyncio.gather(writing, return_exceptions=True)
+                await asyncio.gather(reading, return_exceptions=True)
                 raise
-            result = await writing
+        following = await reading
         report.read += chunk.read
         report.accepted += result.accepted
         report.duplicates += result.duplicates
@@ -334,16 +349,14 @@ def _read_chunk(iterator: Iterator[Row], size: int, now: datetime) -> _Chunk:
 
 
 async def _bind(uow, chunk: _Chunk) -> list[events.Event]:
+    """The chunk's events bound to their members: one lookup unless it names too many."""
+    checked = chunk.checked
+    size = len(checked) or 1
+    if size > RESOLVE_IDS and len({e.member_id for _, e in checked}) > RESOLVE_IDS:
+        size = RESOLVE_IDS  # so a slice names at most RESOLVE_IDS member ids
     ready: list[events.Event] = []
-    for start in range(0, len(chunk.checked), RESOLVE_BATCH):
-        bound, unknown = await events.bind_members(
-            uow=uow, checked=chunk.checked[start:start + RESOLVE_BATCH])
+    for start in range(0, len(checked), size):
+        bound, unknown = await events.bind_members(uow=uow, checked=checked[start:start + size])
         ready.extend(bound)
         chunk.rejected.extend(unknown)
     return ready
-
-
-async def _store(uow, ready: list[events.Event], now: datetime) -> events.RecordResult:
-    result = await events.store(uow=uow, events=ready, now=now)
-    await uow.commit()
-    return result

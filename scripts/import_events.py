@@ -27,6 +27,7 @@ from scripts import config
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SHOWN_REJECTS = 50
+READ_BUFFER = 4 << 20  # bytes
 
 
 class UnreadableFile(Exception):
@@ -95,7 +96,9 @@ async def import_file(db: Database, path: Path, *, fmt: str | None = None,
         raise UnreadableFile(f"cannot tell the format of {path} from its extension; "
                              "give --format csv or --format jsonl")
     try:
-        stream = path.open("rb")
+        # Big reads: each read releases the GIL, and a reader thread that releases it
+        # every few rows keeps the database thread from ever getting it back.
+        stream = path.open("rb", buffering=READ_BUFFER)
     except OSError as error:
         raise UnreadableFile(f"cannot read {path}: {error.strerror}") from None
     with stream, _bulk_collection():
