@@ -190,7 +190,6 @@ events = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Index("ix_events_member_id_occurred_at", "member_id", "occurred_at"),
     Index("ix_events_occurred_at", "occurred_at"),
-    Index("ix_events_origin_member_id", "origin_member_id"),
 )
 
 api_tokens = Table(

@@ -128,7 +128,6 @@ def upgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_member_id_occurred_at', ['member_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_events_occurred_at', ['occurred_at'], unique=False)
-        batch_op.create_index('ix_events_origin_member_id', ['origin_member_id'], unique=False)
 
     op.create_table('member_identities',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -198,7 +197,6 @@ def downgrade() -> None:
 
     op.drop_table('member_identities')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index('ix_events_origin_member_id')
         batch_op.drop_index('ix_events_occurred_at')
         batch_op.drop_index('ix_events_member_id_occurred_at')
 
