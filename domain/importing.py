@@ -15,7 +15,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from itertools import islice
 from operator import itemgetter
 from typing import Any, NoReturn
@@ -87,6 +87,14 @@ _ALIASES = {
 _NAMES = {alias: name for name, aliases in _ALIASES.items() for alias in aliases}
 _EVENT_TYPES = {t.value: t for t in events.EventType}
 _CHANNELS = {c.value: c for c in Channel}
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# Strict JSON: NaN and Infinity are not JSON, and PostgreSQL would refuse them later.
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def read_csv(lines: Iterable[bytes], *, default_tz: tzinfo | None = None) -> Iterator[Row]:
@@ -161,8 +169,9 @@ def read_jsonl(lines: Iterable[bytes], *, default_tz: tzinfo | None = None) -> I
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
-        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+            text = raw.decode()
+            obj = _JSON.decode(text.removeprefix("\ufeff") if number == 1 else text)
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
             yield number, MalformedRow(f"not valid JSON: {error}")
             continue
         if not isinstance(obj, dict):
@@ -210,10 +219,11 @@ def _parse(values, tz: tzinfo | None) -> events.EventInput | RowError:
      amount_minor, channel, properties) = values
     try:
         return events.EventInput(
-            external_id=external_id or _missing("external_id"),
+            external_id=_plain(external_id, "external_id") if external_id
+            else _missing("external_id"),
             type=_EVENT_TYPES.get(kind, kind) if kind else _missing("type"),
             occurred_at=_timestamp(occurred_at, tz),
-            member_id=_integer(member_id, "member_id") if member_id else None,
+            member_id=_member_id(member_id) if member_id else None,
             identity=(_identity(identity_channel, identity_external_id)
                       if identity_channel or identity_external_id else None),
             amount_minor=_integer(amount_minor, "amount_minor") if amount_minor else None,
@@ -236,13 +246,19 @@ def _timestamp(text: str, tz: tzinfo | None) -> datetime:
     except ValueError:
         raise InvalidField(f"occurred_at {text!r} is not an ISO 8601 timestamp",
                            field="occurred_at") from None
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         if tz is None:
             raise InvalidField(f"occurred_at {text!r} has no UTC offset; add one "
                                "(e.g. +08:00 or Z) or give a default time zone",
                                field="occurred_at")
         moment = moment.replace(tzinfo=tz)
-    return moment
+    try:
+        # In UTC, like every timestamp in tierwise; later comparisons are also cheaper.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidField(f"occurred_at {text!r} is out of range", field="occurred_at") from None
 
 
 def _integer(text: str, name: str) -> int:
@@ -252,8 +268,32 @@ def _integer(text: str, name: str) -> int:
         raise InvalidField(f"{name} {text!r} is not an integer", field=name) from None
 
 
+def _plain(text: str, name: str) -> str:
+    """`text`, unless it holds a NUL or (from JSON escapes) a lone surrogate: no database
+    takes those in an identifier."""
+    if "\x00" in text or not (text.isascii() or _encodes(text)):
+        raise InvalidField(f"{name} {text!r} holds a NUL or an invalid character",
+                           field=name)
+    return text
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _member_id(text: str) -> int:
+    member_id = _integer(text, "member_id")
+    if not 0 < member_id < 2**63:  # beyond any id, and beyond what the database can bind
+        raise InvalidField(f"member_id {text!r} is not a member id", field="member_id")
+    return member_id
+
+
 def _identity(channel: str, external_id: str) -> IdentityKey:
-    external_id = external_id.strip()
+    external_id = _plain(external_id, "identity_external_id").strip()
     if not channel or not external_id:
         raise MissingField("an identity needs both identity_channel and "
                            "identity_external_id", field="identity_channel")
@@ -266,12 +306,15 @@ def _identity(channel: str, external_id: str) -> IdentityKey:
 def _properties(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = _JSON.decode(value)
+        except (ValueError, RecursionError):
             raise InvalidField(f"properties {value[:60]!r} is not valid JSON",
                                field="properties") from None
     if not isinstance(value, dict):
         raise InvalidField(f"properties must be a JSON object, not {_kind(value)}",
+                           field="properties")
+    if not _encodes(json.dumps(value, ensure_ascii=False)):
+        raise InvalidField("properties hold an invalid character (a lone surrogate)",
                            field="properties")
     return value
 
@@ -331,20 +374,18 @@ class _Chunk:
 
 
 def _read_chunk(iterator: Iterator[Row], size: int, now: datetime) -> _Chunk:
-    """Parse and check up to `size` rows."""
+    """Parse and check (events.check_event) up to `size` rows."""
     chunk = _Chunk()
-    lines: list[int] = []
-    raws: list[events.EventInput] = []
+    checked, rejected = chunk.checked, chunk.rejected
     for line, item in islice(iterator, size):
         chunk.read += 1
         if isinstance(item, RowError):
-            chunk.rejected.append((line, item))
-        else:
-            lines.append(line)
-            raws.append(item)
-    passed, refused = events.check_events(raws, now=now)
-    chunk.checked = [(lines[index], event) for index, event in passed]
-    chunk.rejected.extend((lines[index], error) for index, error in refused)
+            rejected.append((line, item))
+            continue
+        try:
+            checked.append((line, events.check_event(item, now=now)))
+        except events.EventError as error:
+            rejected.append((line, error))
     return chunk
 
 

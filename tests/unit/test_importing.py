@@ -137,7 +137,9 @@ def test_a_naive_timestamp_is_rejected_unless_a_default_time_zone_is_given():
     ("e-1,,2026-11-23T09:00:00Z,1,,,,,", "MISSING_FIELD", "type is missing"),
     ("e-1,login,yesterday,1,,,,,", "INVALID_VALUE", "'yesterday' is not an ISO 8601"),
     ("e-1,login,2026-11-23T09:00:00,1,,,,,", "INVALID_VALUE", "has no UTC offset"),
+    ("e-1,login,0001-01-01T00:00:00+08:00,1,,,,,", "INVALID_VALUE", "is out of range"),
     ("e-1,login,2026-11-23T09:00:00Z,one,,,,,", "INVALID_VALUE", "member_id 'one' is not"),
+    ("e-1,login,2026-11-23T09:00:00Z,0,,,,,", "INVALID_VALUE", "member_id '0' is not a member"),
     ("e-1,purchase,2026-11-23T09:00:00Z,1,,,12.50,,", "INVALID_VALUE",
      "amount_minor '12.50' is not an integer"),
     ("e-1,login,2026-11-23T09:00:00Z,,myspace,x,,,", "INVALID_VALUE",
@@ -187,6 +189,14 @@ def test_a_byte_order_mark_before_the_header_is_ignored():
     assert event.external_id == "e-1"
 
 
+def test_a_byte_order_mark_before_the_first_json_line_is_ignored():
+    raw = b"\xef\xbb\xbf" + json.dumps({"externalId": "e-1", "type": "login",
+                                        "occurredAt": "2026-11-23T01:00:00Z",
+                                        "memberId": 1}).encode()
+    [(_, event)] = list(importing.read_jsonl(io.BytesIO(raw)))
+    assert event.external_id == "e-1"
+
+
 def test_json_lines_accept_camel_case_keys_and_a_nested_identity():
     rows = read_jsonl(
         {"externalId": "e-1", "type": "purchase", "occurredAt": "2026-11-23T01:00:00Z",
@@ -218,6 +228,17 @@ def test_json_lines_accept_camel_case_keys_and_a_nested_identity():
      "INVALID_VALUE", "'1764000000' is not an ISO 8601"),
     ({"externalId": "e-1", "type": "login", "occurredAt": "2026-11-23T01:00:00Z",
       "memberId": True}, "INVALID_VALUE", "member_id 'true' is not an integer"),
+    ({"externalId": "e-1", "type": "login", "occurredAt": "2026-11-23T01:00:00Z",
+      "memberId": 2**64}, "INVALID_VALUE", f"member_id '{2**64}' is not a member id"),
+    ('{"externalId": "e-1", "amountMinor": NaN}', "MALFORMED_ROW", "NaN is not a JSON number"),
+    ('{"externalId": "e\\u0000", "type": "login", "occurredAt": "2026-11-23T01:00:00Z", '
+     '"memberId": 1}', "INVALID_VALUE", "holds a NUL or an invalid character"),
+    ('{"externalId": "e-1", "type": "login", "occurredAt": "2026-11-23T01:00:00Z", '
+     '"identity": {"channel": "app", "externalId": "\\ud800"}}', "INVALID_VALUE",
+     "identity_external_id"),
+    ('{"externalId": "e-1", "type": "post", "occurredAt": "2026-11-23T01:00:00Z", '
+     '"memberId": 1, "properties": {"t": "\\udc00"}}', "INVALID_VALUE", "lone surrogate"),
+    ("[" * 100_000, "MALFORMED_ROW", "not valid JSON"),
 ])
 def test_each_malformed_json_line_is_rejected_with_its_line_and_reason(line, code, reason):
     good = {"externalId": "e-0", "type": "login", "occurredAt": "2026-11-23T01:00:00Z",
