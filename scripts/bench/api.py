@@ -61,9 +61,8 @@ async def _run(requests: int, member_count: int) -> int:
                 await graphql()
             with db.statement_counter() as nested_statements:
                 await nested()
-            results = {}
-            for name, call in (("plain", plain), ("graphql", graphql), ("nested", nested)):
-                results[name] = await _measure(call, requests)
+            results = await _measure({"plain": plain, "graphql": graphql, "nested": nested},
+                                     requests)
         finally:
             await db.dispose()
     _report(results, statements[0], nested_statements[0], requests)
@@ -141,17 +140,24 @@ def _check(graphql_body: bytes, plain_body: bytes) -> None:
         raise SystemExit("the two endpoints disagree; the comparison would be meaningless")
 
 
-async def _measure(call, requests: int) -> float:
-    """Median CPU seconds per request over 5 rounds (after a warm-up)."""
-    for _ in range(20):
-        await call()
-    rounds = []
-    for _ in range(5):
-        start = time.process_time()
-        for _ in range(requests // 5):
+async def _measure(calls: dict, requests: int, rounds: int = 7) -> dict[str, float]:
+    """Median CPU seconds per request of each endpoint, after a warm-up.
+
+    Rounds alternate between the endpoints, so a change in the machine's load during
+    the run hits all of them alike instead of skewing the ratio.
+    """
+    for call in calls.values():
+        for _ in range(20):
             await call()
-        rounds.append((time.process_time() - start) / (requests // 5))
-    return statistics.median(rounds)
+    per_round = max(1, requests // rounds)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.process_time()
+            for _ in range(per_round):
+                await call()
+            samples[name].append((time.process_time() - start) / per_round)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def _report(results: dict[str, float], statements: int, nested_statements: int,
