@@ -38,7 +38,7 @@ class CampaignFields:
 
 @strawberry.input
 class CreateCampaignInput(CampaignFields):
-    pass
+    """A new draft campaign: the shared campaign fields, no id."""
 
 
 @strawberry.input
