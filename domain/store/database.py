@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from domain.store.repositories import (
+    ActivityRepository,
     AuditRepository,
     CampaignRepository,
     EventRepository,
@@ -115,6 +116,7 @@ class SqlAlchemyUnitOfWork:
         self.tiers = TierRepository(conn)
         self.campaigns = CampaignRepository(conn)
         self.events = EventRepository(conn)
+        self.activity = ActivityRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
         return self

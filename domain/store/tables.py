@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -190,6 +191,28 @@ events = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Index("ix_events_member_id_occurred_at", "member_id", "occurred_at"),
     Index("ix_events_occurred_at", "occurred_at"),
+)
+
+# One row per member and UTC day with any event: the rollup every per-member feature, tier
+# model, lifecycle stage and KPI reads instead of raw events. Maintained in the same
+# transaction as the events (EventRepository.insert_new), rebuilt for members whose events
+# move (merges) and after bulk writes (ActivityRepository.rebuild).
+member_days = Table(
+    "member_days",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("events", Integer, nullable=False),
+    Column("logins", Integer, nullable=False),
+    Column("posts", Integer, nullable=False),
+    Column("comments", Integer, nullable=False),
+    Column("likes", Integer, nullable=False),
+    Column("shares", Integer, nullable=False),
+    Column("check_ins", Integer, nullable=False),
+    Column("purchases", Integer, nullable=False),
+    Column("revenue_minor", BigInteger, nullable=False),
+    Column("referral_invites", Integer, nullable=False),
+    Index("ix_member_days_day", "day"),
 )
 
 api_tokens = Table(

@@ -16,7 +16,14 @@ from domain.clock import utcnow
 from domain.events import EventType
 from domain.store import bulk
 from domain.store.database import Database
-from domain.store.tables import events, member_identities, members, tier_assignments, tiers
+from domain.store.tables import (
+    events,
+    member_days,
+    member_identities,
+    members,
+    tier_assignments,
+    tiers,
+)
 from scripts import seed_demo
 from tests.factories import make_member
 
@@ -67,6 +74,10 @@ async def test_seeding_writes_exactly_what_the_generator_made(database, communit
     assert await _count(database, tier_assignments) == len(community.assignments)
     assert await _count(database, events) == len(community.events)
     assert await _count(database, events, events.c.type == "purchase") == purchases
+    # The member-day rollup is filled from the seeded events.
+    rolled = (await _rows(database, select(func.sum(member_days.c.events),
+                                           func.sum(member_days.c.purchases))))[0]
+    assert tuple(rolled) == (len(community.events), purchases)
     assert [r.key for r in await _rows(database, select(tiers.c.key).order_by(tiers.c.rank))] \
         == ["core", "potential", "basic"]
 

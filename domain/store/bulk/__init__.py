@@ -66,6 +66,7 @@ async def write_community(db: Database, community: demo.Community, *, reason: st
         await writer.insert("tier_assignments", rows.ASSIGNMENT_COLUMNS,
                             rows.assignment_rows(community, writer, member_ids, tier_ids, reason))
         await _insert_events(writer, community, member_ids)
+        await uow.activity.rebuild()
         written = Written(members=len(community.members), identities=len(community.identities),
                           assignments=len(community.assignments), events=len(community.events),
                           first_member_id=int(member_ids[0]) if len(member_ids) else 0)

@@ -1,5 +1,6 @@
 """Repositories: SQL for one concept each, returning domain objects."""
 
+from domain.store.repositories.activity import ActivityRepository
 from domain.store.repositories.audit import AuditRepository
 from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
@@ -8,6 +9,7 @@ from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
 
 __all__ = [
+    "ActivityRepository",
     "AuditRepository",
     "CampaignRepository",
     "EventRepository",

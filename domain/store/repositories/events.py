@@ -3,12 +3,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import Event, EventType
 from domain.members import Channel
+from domain.store.repositories.activity import ActivityRepository
 from domain.store.tables import events
 
 # One statement inserts a whole batch sent as a JSON array of rows (see insert_new).
@@ -57,9 +58,16 @@ class EventRepository:
         return dialect.insert(events)
 
     async def insert_new(self, batch: list[Event], *, received_at: datetime) -> int:
-        """Insert events whose external id is unseen; return how many were inserted."""
+        """Insert events whose external id is unseen and add them to the member-day
+        rollup in the same transaction; return how many were inserted."""
         if self.conn.dialect.name == "sqlite":
-            return await self._insert_new_sqlite(batch, received_at=received_at)
+            # Writers hold SQLite's lock from BEGIN IMMEDIATE on, so the rows above the
+            # current largest id are exactly the ones this call inserts.
+            floor = (await self.conn.execute(select(func.max(events.c.id)))).scalar() or 0
+            inserted = await self._insert_new_sqlite(batch, received_at=received_at)
+            if inserted:
+                await ActivityRepository(self.conn).add_events(events.c.id > floor)
+            return inserted
         rows = [{
             "external_id": e.external_id, "member_id": e.member_id,
             "origin_member_id": e.origin_member_id or e.member_id, "type": e.type.value,
@@ -69,8 +77,12 @@ class EventRepository:
         } for e in batch]
         statement = (self._insert().on_conflict_do_nothing(index_elements=["external_id"])
                      .returning(events.c.id))
-        result = await self.conn.execute(statement, rows)
-        return len(result.all())
+        ids = list((await self.conn.execute(statement, rows)).scalars())
+        if ids:
+            # Concurrent writers interleave ids on PostgreSQL: name the inserted rows.
+            await ActivityRepository(self.conn).add_events(
+                events.c.id == any_(bindparam("inserted", ids, type_=postgresql.ARRAY(BigInteger))))
+        return len(ids)
 
     async def _insert_new_sqlite(self, batch: list[Event], *, received_at: datetime) -> int:
         # The whole batch travels as one JSON parameter of one statement: no per-row

@@ -22,6 +22,7 @@ from domain.members import (
 )
 from domain.paging import Page, PageRequest
 from domain.store.repositories.tiers import TIER_COLUMNS, tier_from_row
+from domain.store.repositories.activity import ActivityRepository
 from domain.store.tables import events, member_identities, member_merges, members, tiers
 from domain.tiers import Tier
 
@@ -229,6 +230,7 @@ class MemberRepository:
                                 .values(member_id=survivor.id))
         await self.conn.execute(update(events).where(events.c.member_id == merged.id)
                                 .values(member_id=survivor.id))
+        await ActivityRepository(self.conn).rebuild([survivor.id, merged.id])
         await self.conn.execute(update(members).where(members.c.id == merged.id).values(
             status=MemberStatus.MERGED.value, merged_into_id=survivor.id,
         ))
@@ -258,6 +260,7 @@ class MemberRepository:
         await self.conn.execute(update(events).where(events.c.origin_member_id.in_(family),
                                                      events.c.member_id == merge.survivor_id)
                                 .values(member_id=merge.merged_id))
+        await ActivityRepository(self.conn).rebuild([merge.survivor_id, merge.merged_id])
         await self.conn.execute(update(members).where(members.c.id == merge.merged_id).values(
             status=MemberStatus.ACTIVE.value, merged_into_id=None,
         ))

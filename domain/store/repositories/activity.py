@@ -1,0 +1,93 @@
+"""The member-day activity rollup (`member_days`): written with the events, read by
+everything that needs per-member behaviour without scanning raw events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, and_, case, cast, delete, func, literal, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.events import EventType
+from domain.store.tables import events, member_days
+
+# Counted columns and the event type each counts.
+_TYPE_COLUMNS = {
+    "logins": EventType.LOGIN,
+    "posts": EventType.POST,
+    "comments": EventType.COMMENT,
+    "likes": EventType.LIKE,
+    "shares": EventType.SHARE,
+    "check_ins": EventType.CHECK_IN,
+    "purchases": EventType.PURCHASE,
+    "referral_invites": EventType.REFERRAL_INVITE,
+}
+ADDITIVE = ("events", *_TYPE_COLUMNS, "revenue_minor")
+_CHUNK = 500  # member ids per IN list (PostgreSQL plans huge IN lists slowly)
+
+
+def utc_day(dialect: str, column=events.c.occurred_at):
+    """The UTC calendar day of a stored timestamp, as SQL."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    # UtcDateTime stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC on SQLite.
+    return func.substr(column, 1, 10)
+
+
+def _aggregate(dialect: str, where):
+    day = utc_day(dialect).label("day")
+    counted = [func.count().label("events")]
+    counted += [func.sum(case((events.c.type == kind.value, 1), else_=0)).label(name)
+                for name, kind in _TYPE_COLUMNS.items()]
+    revenue = func.coalesce(func.sum(cast(events.c.amount_minor, BigInteger)), literal(0))
+    return (select(events.c.member_id, day, *counted, revenue.label("revenue_minor"))
+            .where(where).group_by(events.c.member_id, day))
+
+
+class ActivityRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    @property
+    def _dialect(self) -> str:
+        return self.conn.dialect.name
+
+    async def add_events(self, where) -> None:
+        """Add the events matching `where` (those this transaction just inserted) to the
+        rollup: one INSERT ... SELECT ... GROUP BY with an upsert, no rows in Python."""
+        insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(member_days)
+        statement = insert.from_select(["member_id", "day", *ADDITIVE],
+                                       _aggregate(self._dialect, where))
+        statement = statement.on_conflict_do_update(
+            index_elements=["member_id", "day"],
+            set_={name: member_days.c[name] + statement.excluded[name] for name in ADDITIVE},
+        )
+        await self.conn.execute(statement)
+
+    async def rebuild(self, member_ids: Iterable[int] | None = None) -> None:
+        """Recompute the rollup from events, for some members (after their events moved)
+        or for everyone (after a bulk write)."""
+        if member_ids is None:
+            await self.conn.execute(delete(member_days))
+            await self._insert_from_events(true())
+            return
+        ids = sorted(set(member_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            await self.conn.execute(delete(member_days).where(member_days.c.member_id.in_(chunk)))
+            await self._insert_from_events(events.c.member_id.in_(chunk))
+
+    async def _insert_from_events(self, where) -> None:
+        await self.conn.execute(member_days.insert().from_select(
+            ["member_id", "day", *ADDITIVE], _aggregate(self._dialect, where)))
+
+    async def days_of(self, member_id: int, *, since: date | None = None) -> list[dict]:
+        """One member's rollup rows, oldest first (for tests and explanations)."""
+        condition = member_days.c.member_id == member_id
+        if since is not None:
+            condition = and_(condition, member_days.c.day >= since)
+        rows = await self.conn.execute(select(member_days).where(condition)
+                                       .order_by(member_days.c.day))
+        return [dict(row._mapping) for row in rows]
