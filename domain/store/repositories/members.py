@@ -21,8 +21,8 @@ from domain.members import (
     Profile,
 )
 from domain.paging import Page, PageRequest
-from domain.store.repositories.tiers import TIER_COLUMNS, tier_from_row
 from domain.store.repositories.activity import ActivityRepository
+from domain.store.repositories.tiers import TIER_COLUMNS, tier_from_row
 from domain.store.tables import events, member_identities, member_merges, members, tiers
 from domain.tiers import Tier
 
