@@ -72,7 +72,7 @@ _NODE_PERMISSIONS = {
 
 
 @strawberry.type
-class Query:
+class CommunityQueries:
     @strawberry.field(description="The caller's role.")
     def viewer(self, info: strawberry.Info) -> Viewer:
         principal = info.context.principal

@@ -19,13 +19,15 @@ from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
 from api.mutations.members import MemberMutations
 from api.mutations.tiers import TierMutations
-from api.queries import Query
+from api.queries import CommunityQueries
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
 from api.types.scalars import SCALARS
 from api.types.tiers import Tier, TierAssignment
 
+# Each area adds its query and mutation classes here.
+Query = merge_types("Query", (CommunityQueries,))
 Mutation = merge_types("Mutation", (MemberMutations, TierMutations, CampaignMutations,
                                     EventMutations))
 
