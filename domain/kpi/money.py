@@ -1,0 +1,73 @@
+"""Revenue, unit economics and returns. Money is integer minor units (fen/cents);
+ratios of money are floats in minor units.
+
+The unit of transaction is the purchase day (see `domain.kpi.conversion`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from domain.kpi import share
+
+
+def arpu(*, revenue_minor: int, active_members: int) -> float | None:
+    """Revenue in the period / members active in the period (minor units per member)."""
+    return share(revenue_minor, active_members)
+
+
+def aov(*, revenue_minor: int, transactions: int) -> float | None:
+    """Revenue in the period / transactions (purchase days) in the period."""
+    return share(revenue_minor, transactions)
+
+
+def historical_ltv(revenue_by_age: np.ndarray, *, members_by_age: np.ndarray) -> list[float]:
+    """Realised revenue per member by age: entry a is the cumulative revenue of members in
+    their first a+1 months after joining, divided by the members who have reached that
+    age by the as-of date (younger members are censored, not counted as zero).
+
+    `revenue_by_age[a]` is revenue earned in month a of membership by members who have
+    reached age a; `members_by_age[a]` counts those members."""
+    revenue = np.asarray(revenue_by_age, dtype=float)
+    members = np.asarray(members_by_age, dtype=float)
+    per_member = np.divide(revenue, members, out=np.zeros_like(revenue), where=members > 0)
+    return np.cumsum(per_member).tolist()
+
+
+def cac(*, acquisition_cost_minor: Mapping[str, int], new_members: Mapping[str, int]
+        ) -> dict[str, float | None]:
+    """Customer acquisition cost per channel and blended (key "all").
+
+    Per channel: the channel's acquisition spend in the window / members who joined
+    through it in the window. Referral rewards paid in the window are the referral
+    channel's spend (counted once, not also as reduced revenue). Blended: all spend /
+    all new members."""
+    channels = sorted(set(acquisition_cost_minor) | set(new_members))
+    out = {c: share(acquisition_cost_minor.get(c, 0), new_members.get(c, 0))
+           for c in channels}
+    out["all"] = share(sum(acquisition_cost_minor.values()), sum(new_members.values()))
+    return out
+
+
+def ltv_to_cac(*, ltv_minor: float | None, cac_minor: float | None) -> float | None:
+    """LTV / CAC (3 or more is the usual bar); None when either is undefined or CAC is 0."""
+    if ltv_minor is None or cac_minor is None:
+        return None
+    return share(ltv_minor, cac_minor)
+
+
+def cac_payback_months(*, cac_minor: float | None, monthly_arpu_minor: float | None,
+                       gross_margin: float) -> float | None:
+    """CAC / (monthly ARPU x gross margin): months of margin a new member needs to repay
+    their acquisition cost (under 12 is the usual bar)."""
+    if cac_minor is None or monthly_arpu_minor is None:
+        return None
+    return share(cac_minor, monthly_arpu_minor * gross_margin)
+
+
+def campaign_roi(*, attributed_revenue_minor: int, gross_margin: float,
+                 cost_minor: int) -> float | None:
+    """(Attributed gross profit - campaign cost) / campaign cost, where attributed gross
+    profit = revenue attributed in the campaign's attribution window x gross margin."""
+    return share(attributed_revenue_minor * gross_margin - cost_minor, cost_minor)
