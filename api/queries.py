@@ -15,6 +15,7 @@ from api.relay import (
     pk_of,
 )
 from api.types import enums
+from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
@@ -68,6 +69,7 @@ _NODE_PERMISSIONS = {
     "Member": Permission.READ_MEMBERS, "Event": Permission.READ_MEMBERS,
     "TierAssignment": Permission.READ_MEMBERS, "MemberMerge": Permission.READ_MEMBERS,
     "Tier": Permission.READ_COMMUNITY, "Campaign": Permission.READ_COMMUNITY,
+    "Badge": Permission.READ_COMMUNITY,
 }
 
 
@@ -93,6 +95,9 @@ class CommunityQueries:
         if type_name == "Campaign":
             found = await loaders.campaign.load(pk)
             return Campaign.from_domain(found) if found else None
+        if type_name == "Badge":
+            found = await loaders.badge.load(pk)
+            return Badge.from_domain(found) if found else None
         async with info.context.db.unit_of_work(write=False) as uow:
             if type_name == "TierAssignment":
                 found = await uow.tiers.get_assignment(pk)

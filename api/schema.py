@@ -15,11 +15,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from api.errors import MaskUnexpectedErrors
+from api.mutations.badges import BadgeMutations
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
 from api.mutations.members import MemberMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
+from api.queries_badges import BadgeQueries
+from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
@@ -27,9 +30,9 @@ from api.types.scalars import SCALARS
 from api.types.tiers import Tier, TierAssignment
 
 # Each area adds its query and mutation classes here.
-Query = merge_types("Query", (CommunityQueries,))
+Query = merge_types("Query", (CommunityQueries, BadgeQueries))
 Mutation = merge_types("Mutation", (MemberMutations, TierMutations, CampaignMutations,
-                                    EventMutations))
+                                    EventMutations, BadgeMutations))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -64,7 +67,8 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
-        types=[Member, Identity, MemberMerge, Tier, TierAssignment, Campaign, Event],
+        types=[Member, Identity, MemberMerge, Tier, TierAssignment, Campaign, Event,
+               Badge],
         extensions=[
             MaskUnexpectedErrors,
             RequestLimits,

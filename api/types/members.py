@@ -7,6 +7,7 @@ import strawberry
 from api.errors import ApiError
 from api.relay import Node, to_global_id
 from api.types import enums
+from api.types.badges import BadgeAward
 from api.types.events import Event
 from api.types.tiers import Tier, TierAssignment
 from domain import members
@@ -108,6 +109,12 @@ class Member(Node):
             raise ApiError(f"first must be between 0 and 50, got {first}", field="first")
         found = await info.context.loaders.recent_events(first).load(self._pk)
         return [Event.from_domain(pk, e) for pk, e in found]
+
+    @strawberry.field(description="Badges the member earned, oldest first, with the events "
+                                  "that earned them.")
+    async def badges(self, info: strawberry.Info) -> list[BadgeAward]:
+        found = await info.context.loaders.member_badges.load(self._pk)
+        return [BadgeAward.from_domain(a) for a in found]
 
     @classmethod
     def from_domain(cls, member: members.Member, *, personal: bool) -> Member:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from domain.store.repositories import (
     ActivityRepository,
     AuditRepository,
+    BadgeRepository,
     CampaignRepository,
     EventRepository,
     MemberRepository,
@@ -119,6 +120,7 @@ class SqlAlchemyUnitOfWork:
         self.activity = ActivityRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
+        self.badges = BadgeRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -236,3 +236,34 @@ audit_entries = Table(
     Column("detail", JSON, nullable=False),
     Column("at", UtcDateTime, nullable=False),
 )
+
+# --- badges ---
+badges = Table(
+    "badges",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("stage", String(16), nullable=False),  # explore | active | contribute | lead
+    Column("description", Text, nullable=False),
+    Column("benefit", Text, nullable=False),
+    Column("rule", JSON, nullable=False),  # domain.badge_rules.Rule.to_json()
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per member and badge: awarding again is a no-op. `rule` is the rule as it was
+# when awarded, `evidence` the first events that matched it (id, external id, type, time).
+badge_awards = Table(
+    "badge_awards",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("badge_id", Id, ForeignKey("badges.id"), nullable=False, index=True),
+    Column("awarded_at", UtcDateTime, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("rule", JSON, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    UniqueConstraint("member_id", "badge_id"),
+)

@@ -2,6 +2,7 @@
 
 from domain.store.repositories.activity import ActivityRepository
 from domain.store.repositories.audit import AuditRepository
+from domain.store.repositories.badges import BadgeRepository
 from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
 from domain.store.repositories.members import MemberRepository
@@ -11,6 +12,7 @@ from domain.store.repositories.tokens import TokenRepository
 __all__ = [
     "ActivityRepository",
     "AuditRepository",
+    "BadgeRepository",
     "CampaignRepository",
     "EventRepository",
     "MemberRepository",
