@@ -203,17 +203,29 @@ def standard_errors(params: BgNbdParams, frequency, recency, age) -> BgNbdParams
 
 
 def hessian_standard_errors(gradient, point: np.ndarray) -> np.ndarray:
-    """sqrt(diag(H^-1)) with H from central differences of `gradient` at `point`."""
+    """sqrt(diag(H^-1)), H the Hessian of -ln L at `point` (all coordinates > 0) from
+    central differences of its `gradient`. The differences are taken in log-parameters,
+    where the surface is far better conditioned, and mapped back (delta method)."""
     k = len(point)
+    theta = np.log(point)
+
+    def log_gradient(th):
+        values = np.exp(th)
+        return gradient(values) * values
+
     hessian = np.empty((k, k))
+    step = 1e-4
     for j in range(k):
-        step = 1e-5 * point[j]
-        up, down = point.copy(), point.copy()
+        up, down = theta.copy(), theta.copy()
         up[j] += step
         down[j] -= step
-        hessian[:, j] = (gradient(up) - gradient(down)) / (2 * step)
+        hessian[:, j] = (log_gradient(up) - log_gradient(down)) / (2 * step)
+    # At a stationary point the log-space Hessian is J H J with J = diag(point); away
+    # from one it carries an extra diag(gradient * point) term, removed here.
+    hessian -= np.diag(log_gradient(theta))
     hessian = (hessian + hessian.T) / 2
-    return np.sqrt(np.diag(np.linalg.inv(hessian)))
+    covariance = np.linalg.inv(hessian) * np.outer(point, point)
+    return np.sqrt(np.diag(covariance))
 
 
 # --- predictions ------------------------------------------------------------------------
