@@ -157,3 +157,14 @@ def test_inconsistent_histories_are_rejected(frequency, recency, age, field):
     with pytest.raises(InvalidValue) as error:
         bgnbd.p_alive(CDNOW_LIKE, frequency, recency, age)
     assert error.value.field == field
+
+
+def test_distinct_triples_and_their_counts_match_a_row_wise_unique():
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 4, 3_000).astype(float)
+    t_x = np.where(x > 0, rng.integers(0, 6, 3_000) / 7, 0.0)
+    age = rng.integers(6, 9, 3_000) / 7
+    rows, counts = np.unique(np.column_stack([x, t_x, age]), axis=0, return_counts=True)
+    got = bgnbd.unique_triples(x, t_x, age)
+    assert np.column_stack(got[:3]).tolist() == rows.tolist()
+    assert got[3].tolist() == counts.tolist()
