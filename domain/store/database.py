@@ -15,6 +15,7 @@ from domain.store.repositories import (
     BadgeRepository,
     CampaignRepository,
     EventRepository,
+    HistoryRepository,
     MemberRepository,
     TierRepository,
     TokenRepository,
@@ -118,6 +119,7 @@ class SqlAlchemyUnitOfWork:
         self.campaigns = CampaignRepository(conn)
         self.events = EventRepository(conn)
         self.activity = ActivityRepository(conn)
+        self.histories = HistoryRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
         self.badges = BadgeRepository(conn)

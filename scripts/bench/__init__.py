@@ -10,6 +10,7 @@ import importlib
 
 BENCHMARKS = {
     "api": ("scripts.bench.api", "GraphQL members page vs a plain Starlette JSON endpoint"),
+    "bgnbd": ("scripts.bench.bgnbd", "BG/NBD fit on distinct triples vs raw rows, 1M members"),
     "import": ("scripts.bench.ingest", "event import throughput (CSV and JSON Lines)"),
     "seed": ("scripts.bench.seed", "demo community generation and write time"),
 }

@@ -5,6 +5,7 @@ from domain.store.repositories.audit import AuditRepository
 from domain.store.repositories.badges import BadgeRepository
 from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
+from domain.store.repositories.histories import HistoryRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
@@ -15,6 +16,7 @@ __all__ = [
     "BadgeRepository",
     "CampaignRepository",
     "EventRepository",
+    "HistoryRepository",
     "MemberRepository",
     "TierRepository",
     "TokenRepository",
