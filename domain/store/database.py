@@ -15,6 +15,7 @@ from domain.store.repositories import (
     CampaignRepository,
     EventRepository,
     MemberRepository,
+    PointsRepository,
     TierRepository,
     TokenRepository,
 )
@@ -117,6 +118,7 @@ class SqlAlchemyUnitOfWork:
         self.campaigns = CampaignRepository(conn)
         self.events = EventRepository(conn)
         self.activity = ActivityRepository(conn)
+        self.points = PointsRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
         return self
