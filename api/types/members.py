@@ -8,6 +8,7 @@ from api.errors import ApiError
 from api.relay import Node, to_global_id
 from api.types import enums
 from api.types.events import Event
+from api.types.points import PointsAccount
 from api.types.tiers import Tier, TierAssignment
 from domain import members
 from domain.access import Forbidden
@@ -108,6 +109,10 @@ class Member(Node):
             raise ApiError(f"first must be between 0 and 50, got {first}", field="first")
         found = await info.context.loaders.recent_events(first).load(self._pk)
         return [Event.from_domain(pk, e) for pk, e in found]
+
+    @strawberry.field(description="Points balance (batched per page) and ledger.")
+    def points(self) -> PointsAccount:
+        return PointsAccount(_member_id=self._pk)
 
     @classmethod
     def from_domain(cls, member: members.Member, *, personal: bool) -> Member:
