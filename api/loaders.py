@@ -24,6 +24,8 @@ class Loaders:
         self.badge = self._loader(lambda uow, ids: uow.badges.get_many(ids))
         self.badge_award_count = self._loader(lambda uow, ids: uow.badges.award_counts(ids), 0)
         self.member_badges = self._loader(lambda uow, ids: uow.badges.awards_of(ids), [])
+        self.points_balance = self._loader(lambda uow, ids: uow.points.balances(ids), 0)
+        self.benefit = self._loader(lambda uow, ids: uow.points.get_benefits(ids))
         self._recent_events: dict[int, DataLoader] = {}
 
     def recent_events(self, limit: int) -> DataLoader:

@@ -19,9 +19,11 @@ from api.mutations.badges import BadgeMutations
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
 from api.mutations.members import MemberMutations
+from api.mutations.points import PointsMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
 from api.queries_badges import BadgeQueries
+from api.queries_points import PointsQueries
 from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
@@ -29,10 +31,20 @@ from api.types.members import Identity, Member, MemberMerge
 from api.types.scalars import SCALARS
 from api.types.tiers import Tier, TierAssignment
 
-# Each area adds its query and mutation classes here.
-Query = merge_types("Query", (CommunityQueries, BadgeQueries))
-Mutation = merge_types("Mutation", (MemberMutations, TierMutations, CampaignMutations,
-                                    EventMutations, BadgeMutations))
+# Each area adds its query and mutation classes here, one per line.
+Query = merge_types("Query", (
+    CommunityQueries,
+    BadgeQueries,
+    PointsQueries,
+))
+Mutation = merge_types("Mutation", (
+    MemberMutations,
+    TierMutations,
+    CampaignMutations,
+    EventMutations,
+    BadgeMutations,
+    PointsMutations,
+))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30

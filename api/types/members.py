@@ -9,6 +9,7 @@ from api.relay import Node, to_global_id
 from api.types import enums
 from api.types.badges import BadgeAward
 from api.types.events import Event
+from api.types.points import PointsAccount
 from api.types.tiers import Tier, TierAssignment
 from domain import members
 from domain.access import Forbidden
@@ -115,6 +116,9 @@ class Member(Node):
     async def badges(self, info: strawberry.Info) -> list[BadgeAward]:
         found = await info.context.loaders.member_badges.load(self._pk)
         return [BadgeAward.from_domain(a) for a in found]
+    @strawberry.field(description="Points balance (batched per page) and ledger.")
+    def points(self) -> PointsAccount:
+        return PointsAccount(_member_id=self._pk)
 
     @classmethod
     def from_domain(cls, member: members.Member, *, personal: bool) -> Member:

@@ -17,6 +17,7 @@ from domain.store.repositories import (
     EventRepository,
     HistoryRepository,
     MemberRepository,
+    PointsRepository,
     TierRepository,
     TokenRepository,
 )
@@ -120,6 +121,7 @@ class SqlAlchemyUnitOfWork:
         self.events = EventRepository(conn)
         self.activity = ActivityRepository(conn)
         self.histories = HistoryRepository(conn)
+        self.points = PointsRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
         self.badges = BadgeRepository(conn)

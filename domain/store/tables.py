@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -266,4 +267,86 @@ badge_awards = Table(
     Column("rule", JSON, nullable=False),
     Column("evidence", JSON, nullable=False),
     UniqueConstraint("member_id", "badge_id"),
+)
+
+# --- points ---
+# The ledger is append-only: entries are never updated or deleted. `amount` is signed
+# (credits positive). The balance row moves in the same transaction as each entry;
+# its CHECK is the last guard against overdrawing.
+points_entries = Table(
+    "points_entries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("reverses_entry_id", Id, ForeignKey("points_entries.id"), unique=True),
+    Column("lot_entry_id", Id, ForeignKey("points_entries.id")),
+    # The event an accrual paid for (no foreign key: events may be erased on request).
+    Column("event_id", Id),
+    CheckConstraint("amount <> 0", name="amount_non_zero"),
+    CheckConstraint("kind IN ('earn', 'spend', 'expire', 'adjust', 'reverse')",
+                    name="kind_known"),
+    Index("ix_points_entries_member_id_id", "member_id", "id"),
+    Index("ix_points_entries_event_id", "event_id"),
+    Index("ix_points_entries_lot_entry_id", "lot_entry_id"),
+    Index("ix_points_entries_expires_at", "expires_at"),
+)
+
+points_balances = Table(
+    "points_balances",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    CheckConstraint("balance >= 0", name="balance_non_negative"),
+)
+
+points_earn_rules = Table(
+    "points_earn_rules",
+    metadata,
+    Column("event_type", String(32), primary_key=True),
+    Column("points", Integer, nullable=False),
+    Column("daily_cap", Integer),  # events per member and UTC day that earn; NULL: no cap
+    Column("expiry_days", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+points_tier_multipliers = Table(
+    "points_tier_multipliers",
+    metadata,
+    Column("tier_id", Id, ForeignKey("tiers.id"), primary_key=True),
+    Column("permille", Integer, nullable=False),  # 1000 = 1x
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("permille > 0", name="permille_positive"),
+)
+
+benefits = Table(
+    "benefits",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("cost_points", BigInteger, nullable=False),
+    Column("stock", Integer),  # units left; NULL is unlimited
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("cost_points > 0", name="cost_positive"),
+    CheckConstraint("stock >= 0", name="stock_non_negative"),
+)
+
+benefit_redemptions = Table(
+    "benefit_redemptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
+    Column("benefit_id", Id, ForeignKey("benefits.id"), nullable=False, index=True),
+    Column("entry_id", Id, ForeignKey("points_entries.id"), nullable=False, unique=True),
+    Column("cost_points", BigInteger, nullable=False),
+    Column("redeemed_at", UtcDateTime, nullable=False),
 )

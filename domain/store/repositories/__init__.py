@@ -7,6 +7,7 @@ from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
 from domain.store.repositories.histories import HistoryRepository
 from domain.store.repositories.members import MemberRepository
+from domain.store.repositories.points import PointsRepository
 from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
 
@@ -18,6 +19,7 @@ __all__ = [
     "EventRepository",
     "HistoryRepository",
     "MemberRepository",
+    "PointsRepository",
     "TierRepository",
     "TokenRepository",
 ]
