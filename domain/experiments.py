@@ -428,7 +428,6 @@ class Granted:
 @dataclass(frozen=True, slots=True)
 class Allocation:
     grants: tuple[Grant, ...]
-    skipped_member_limit: int  # responses not rewarded: the member had reached the limit
     stopped_by: StopReason | None  # why granting stopped with responses still waiting
 
 
@@ -448,31 +447,28 @@ def allocate_rewards(responses: Sequence[Response], *, spec: ExperimentSpec,
     """Which responses to reward now, first come first served (day, member, seq).
 
     Control responses and responses already rewarded are skipped. A member gets at most
-    `per_member_limit` rewards in all; past that their responses are skipped (counted in
-    `skipped_member_limit`). Granting stops at the first response that would take the
-    campaign past `global_limit` rewards (GLOBAL_LIMIT_REACHED) or past its budget
-    (BUDGET_EXHAUSTED): later responses wait, even cheaper ones, so the order of rewards
-    stays the order of responses.
+    `per_member_limit` rewards in all; past that their responses are skipped. Granting
+    stops at the first response that would take the campaign past `global_limit` rewards
+    (GLOBAL_LIMIT_REACHED) or past its budget (BUDGET_EXHAUSTED): later responses wait,
+    even cheaper ones, so the order of rewards stays the order of responses.
     """
     per_member = dict(granted.per_member or {})
     count, spent = granted.count, granted.cost_minor
     grants: list[Grant] = []
-    skipped = 0
     variants = {v.key: v for v in spec.variants}
     for response in responses:
         variant = variants.get(response.arm)
         if variant is None or (response.member_id, response.day, response.seq) in granted.keys:
             continue
         if per_member.get(response.member_id, 0) >= spec.per_member_limit:
-            skipped += 1
             continue
         if spec.global_limit is not None and count >= spec.global_limit:
-            return Allocation(tuple(grants), skipped, StopReason.GLOBAL_LIMIT_REACHED)
+            return Allocation(tuple(grants), StopReason.GLOBAL_LIMIT_REACHED)
         cost = reward_cost_minor(spec, variant)
         if spent + cost > budget_minor:
-            return Allocation(tuple(grants), skipped, StopReason.BUDGET_EXHAUSTED)
+            return Allocation(tuple(grants), StopReason.BUDGET_EXHAUSTED)
         grants.append(Grant(response=response, amount=variant.reward, cost_minor=cost))
         per_member[response.member_id] = per_member.get(response.member_id, 0) + 1
         count += 1
         spent += cost
-    return Allocation(tuple(grants), skipped, None)
+    return Allocation(tuple(grants), None)

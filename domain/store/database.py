@@ -14,6 +14,7 @@ from domain.store.repositories import (
     AuditRepository,
     CampaignRepository,
     EventRepository,
+    ExperimentRepository,
     MemberRepository,
     TierRepository,
     TokenRepository,
@@ -117,6 +118,7 @@ class SqlAlchemyUnitOfWork:
         self.campaigns = CampaignRepository(conn)
         self.events = EventRepository(conn)
         self.activity = ActivityRepository(conn)
+        self.experiments = ExperimentRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
         return self
