@@ -7,6 +7,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from domain import experiment_runs
 from domain.store.database import Database
 
 
@@ -21,6 +22,9 @@ class Loaders:
         self.tier_history = self._loader(lambda uow, ids: uow.tiers.history(ids), [])
         self.tier_member_count = self._loader(lambda uow, ids: uow.tiers.member_counts(ids), 0)
         self.campaign = self._loader(lambda uow, ids: uow.campaigns.get_many(ids))
+        self.experiment = self._loader(lambda uow, ids: uow.experiments.get_many(ids))
+        self.experiment_results = self._loader(
+            lambda uow, ids: experiment_runs.results_of(uow=uow, campaign_ids=ids), [])
         self._recent_events: dict[int, DataLoader] = {}
 
     def recent_events(self, limit: int) -> DataLoader:

@@ -17,6 +17,7 @@ from strawberry.tools import merge_types
 from api.errors import MaskUnexpectedErrors
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
+from api.mutations.experiments import ExperimentMutations
 from api.mutations.members import MemberMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
@@ -29,7 +30,7 @@ from api.types.tiers import Tier, TierAssignment
 # Each area adds its query and mutation classes here.
 Query = merge_types("Query", (CommunityQueries,))
 Mutation = merge_types("Mutation", (MemberMutations, TierMutations, CampaignMutations,
-                                    EventMutations))
+                                    EventMutations, ExperimentMutations))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30

@@ -4,7 +4,7 @@ read results. The rules they apply are in `domain.experiments`."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain import experiments as rules
@@ -59,11 +59,14 @@ def _open(campaign: Campaign) -> None:
 async def configure_experiment(*, uow, campaign_id: int, spec: ExperimentSpec, actor: str,
                                now: datetime) -> Experiment:
     """Set (or replace) a campaign's variants, control share, conversion event and limits,
-    until the experiment starts (then EXPERIMENT_STARTED)."""
+    until the experiment starts (then EXPERIMENT_STARTED). Without a conversion event the
+    default of the campaign's kind applies (rules.DEFAULT_CONVERSION)."""
     await uow.experiments.lock_campaign(campaign_id)
     campaign = await _campaign(uow, campaign_id)
     _open(campaign)
     spec = rules.validate_spec(spec)
+    if spec.conversion_event is None:
+        spec = replace(spec, conversion_event=rules.DEFAULT_CONVERSION[campaign.spec.kind])
     existing = await uow.experiments.get(campaign_id)
     if existing is not None and existing.started_at is not None:
         raise rules.ExperimentStarted(

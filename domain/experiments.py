@@ -136,7 +136,7 @@ class VariantSpec:
 class ExperimentSpec:
     variants: tuple[VariantSpec, ...]
     control_share: float
-    conversion_event: EventType
+    conversion_event: EventType | None  # None: DEFAULT_CONVERSION of the campaign's kind
     reward_unit: RewardUnit = RewardUnit.MINOR
     point_value_minor: int = 0  # budget cost of one point when reward_unit is POINTS
     per_member_limit: int = 1  # rewards per member per campaign
