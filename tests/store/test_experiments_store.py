@@ -217,7 +217,7 @@ async def _hold_connection(db):
 async def test_concurrent_grant_runs_never_exceed_the_budget(database):
     core = await make_tier(database, key="core", rank=1)
     members = [await make_member(database) for _ in range(8)]
-    for i, m in enumerate(members):
+    for m in members:
         await place_in_tier(database, m.id, core.id)
     campaign = await make_campaign(database, tier_ids=[core.id], budget=2500)
     await configure(database, campaign.id, design(control_share=0.0))
