@@ -7,7 +7,9 @@ cases that read and write the store are in `domain.experiment_runs`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -236,23 +238,33 @@ def arm_for(draw: float, *, control_share: float, variants: Sequence[VariantSpec
     [0, control_share) is the control; the rest of [0, 1) is cut into consecutive
     intervals proportional to the variants' weights, in their configured order.
     """
-    if draw < control_share:
-        return CONTROL
-    total = sum(v.weight for v in variants)
-    position = (draw - control_share) / (1 - control_share) * total
-    cumulative = 0
-    for variant in variants:
-        cumulative += variant.weight
-        if position < cumulative:
-            return variant.key
-    return variants[-1].key  # only reachable through float rounding at the very top
+    return _arm_picker(control_share, variants)(draw)
+
+
+def _arm_picker(control_share: float, variants: Sequence[VariantSpec]):
+    keys = [v.key for v in variants]
+    cumulative = list(itertools.accumulate(v.weight for v in variants))
+    scale = cumulative[-1] / (1 - control_share)
+    last = len(keys) - 1
+
+    def pick(draw: float) -> str:
+        if draw < control_share:
+            return CONTROL
+        # The first variant whose cumulative weight exceeds the position (min(): float
+        # rounding at the very top of [0, 1) stays in the last variant).
+        return keys[min(bisect.bisect_right(cumulative, (draw - control_share) * scale), last)]
+
+    return pick
 
 
 def assign_arms(member_ids: Iterable[int], *, seed: int, campaign_id: int,
                 spec: ExperimentSpec) -> list[tuple[int, str]]:
-    """(member id, arm) for every member: deterministic in (seed, campaign, member)."""
-    return [(m, arm_for(unit_draw(seed=seed, campaign_id=campaign_id, member_id=m),
-                        control_share=spec.control_share, variants=spec.variants))
+    """(member id, arm) for every member: deterministic in (seed, campaign, member)
+    (`unit_draw` mapped by `arm_for`)."""
+    pick = _arm_picker(spec.control_share, spec.variants)
+    blake2b = hashlib.blake2b
+    return [(m, pick(int.from_bytes(blake2b(f"{seed}:{campaign_id}:{m}".encode(),
+                                            digest_size=8).digest(), "big") / 2**64))
             for m in member_ids]
 
 

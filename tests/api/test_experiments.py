@@ -275,3 +275,30 @@ async def test_results_expose_no_member_level_field(api):
         body = await api.data(query % type_name, role=Role.INVESTOR)
         # No field is (a list of) Member, MemberConnection, ... : type names start with Member.
         assert "'Member" not in str(body), type_name
+
+
+CAMPAIGN_RESULTS = """
+{ campaigns(first: 10) { edges { node { experiment { variants { key }
+  results { arm n responders pValue } } } } } }"""
+
+
+async def test_results_of_a_page_of_campaigns_take_a_fixed_number_of_statements(api,
+                                                                                 database):
+    async def started_campaign(tier_id):
+        campaign_id = await _campaign(database, tier_ids=[tier_id])
+        await api.data(CONFIGURE, _configure(campaign_id))
+        await api.data(START, {"input": {"campaignId": campaign_id, "seed": 1}})
+
+    core, _ = await _segment(database)
+    await started_campaign(core.id)
+    await api.data(CAMPAIGN_RESULTS, role=Role.INVESTOR)  # the token lookup is cached after
+    with database.statement_counter() as one:
+        await api.data(CAMPAIGN_RESULTS, role=Role.INVESTOR)
+    for _ in range(3):
+        await started_campaign(core.id)
+    with database.statement_counter() as four:
+        data = await api.data(CAMPAIGN_RESULTS, role=Role.INVESTOR)
+    assert len(data["campaigns"]["edges"]) == 4
+    assert all(sum(r["n"] for r in e["node"]["experiment"]["results"]) == 4
+               for e in data["campaigns"]["edges"])
+    assert four[0] == one[0]

@@ -75,6 +75,12 @@ def test_draws_map_to_arms_against_cumulative_weights(draw, arm):
     assert rules.arm_for(draw, control_share=0.2, variants=(A, B)) == arm
 
 
+def test_bulk_assignment_is_the_draw_mapped_to_its_arm():
+    for member_id, arm in rules.assign_arms(range(1, 200), seed=4, campaign_id=9, spec=spec()):
+        draw = rules.unit_draw(seed=4, campaign_id=9, member_id=member_id)
+        assert arm == rules.arm_for(draw, control_share=0.2, variants=(A, B))
+
+
 def test_assignment_is_reproducible_and_follows_the_shares():
     members = range(1, 10_001)
     first = rules.assign_arms(members, seed=11, campaign_id=5, spec=spec())
