@@ -4,6 +4,7 @@ roles."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -302,3 +303,22 @@ async def test_results_of_a_page_of_campaigns_take_a_fixed_number_of_statements(
     assert all(sum(r["n"] for r in e["node"]["experiment"]["results"]) == 4
                for e in data["campaigns"]["edges"])
     assert four[0] == one[0]
+
+
+def _readme_examples() -> list[str]:
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    section = text.split("## Campaign experiments", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```graphql\n")[1:]]
+
+
+async def test_the_readme_example_works(api, database):
+    core, _ = await _segment(database)
+    campaign_id = await _campaign(database, tier_ids=[core.id])
+    configure_and_start, results = _readme_examples()
+    data = await api.data(configure_and_start, {"campaign": campaign_id})
+    assert data["configureExperiment"]["userErrors"] == []
+    assert data["startExperiment"]["userErrors"] == []
+    assert sum(s["n"] for s in data["startExperiment"]["armSizes"]) == 4
+    found = await api.data(results, {"campaign": campaign_id}, role=Role.INVESTOR)
+    assert [r["arm"] for r in found["node"]["experiment"]["results"]] == [
+        "coupon-10", "coupon-20", "control"]
