@@ -1,5 +1,6 @@
-"""A campaign's experiment: design, and results per arm (aggregates only: no member rows,
-so every role that reads campaigns, investors included, may read them)."""
+"""A campaign's experiment: design and results per arm (aggregates: every role that reads
+campaigns, investors included, may read them), and the assignments (member rows: only
+roles that read members)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from enum import Enum
 
 import strawberry
 
+from api.relay import Connection, connection, decode_cursor
 from api.types import enums
+from api.types.members import Member
 from api.types.scalars import MinorUnits
 from domain import experiments
+from domain.access import Permission
+from domain.paging import DEFAULT_PAGE_SIZE, PageRequest
 
 RewardUnit = enums.mirror(experiments.RewardUnit, "RewardUnit",
                           "MINOR: money in minor units; POINTS: points, each costing "
@@ -61,6 +66,12 @@ class ArmResult:
                    cost=MinorUnits(r.cost_minor), roi=r.roi)
 
 
+@strawberry.type(description="A member's arm in an experiment.")
+class CampaignAssignment:
+    member: Member
+    arm: str = strawberry.field(description="A variant key, or `control`.")
+
+
 @strawberry.type(description="Variants, holdout control and reward limits of a campaign.")
 class Experiment:
     variants: list[Variant]
@@ -79,6 +90,30 @@ class Experiment:
     async def results(self, info: strawberry.Info) -> list[ArmResult]:
         found = await info.context.loaders.experiment_results.load(self._campaign_id)
         return [ArmResult.from_domain(r) for r in found]
+
+    @strawberry.field(description="Assigned members by member id, optionally of one arm "
+                                  "(needs member access: not for investors).")
+    async def assignments(self, info: strawberry.Info, first: int = DEFAULT_PAGE_SIZE,
+                          after: str | None = None, arm: str | None = None
+                          ) -> Connection[CampaignAssignment]:
+        context = info.context
+        context.require(Permission.READ_MEMBERS)
+        kind = f"assignments:{self._campaign_id}"
+        request = PageRequest(first=first,
+                              after=decode_cursor(after, kind, (int,)) if after else None)
+        async with context.db.unit_of_work(write=False) as uow:
+            page = await uow.experiments.assignment_page(self._campaign_id, arm=arm,
+                                                         request=request)
+        found = await context.loaders.member.load_many([m for m, _ in page.items])
+        nodes = [CampaignAssignment(member=Member.from_domain(m, personal=context.personal),
+                                    arm=a) for m, (_, a) in zip(found, page.items, strict=True)]
+
+        async def count() -> int:
+            async with context.db.unit_of_work(write=False) as uow:
+                return await uow.experiments.assignment_count(self._campaign_id, arm=arm)
+
+        return connection(nodes, [(m,) for m, _ in page.items], kind=kind,
+                          has_next=page.has_next, after=after, count=count)
 
     @classmethod
     def from_domain(cls, e: experiments.Experiment) -> Experiment:

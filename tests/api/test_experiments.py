@@ -322,3 +322,34 @@ async def test_the_readme_example_works(api, database):
     found = await api.data(results, {"campaign": campaign_id}, role=Role.INVESTOR)
     assert [r["arm"] for r in found["node"]["experiment"]["results"]] == [
         "coupon-10", "coupon-20", "control"]
+
+
+ASSIGNMENTS = """
+query($id: ID!, $after: String, $arm: String) {
+  node(id: $id) {
+    ... on Campaign {
+      experiment { assignments(first: 3, after: $after, arm: $arm) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { arm member { id } } } } }
+    }
+  }
+}"""
+
+
+async def test_operators_page_through_assignments_and_investors_may_not(api, database):
+    campaign_id, members = await _configured(api, database)
+    await api.data(START, {"input": {"campaignId": campaign_id, "seed": 7}})
+
+    first = (await api.data(ASSIGNMENTS, {"id": campaign_id}, role=Role.OPERATOR))
+    page = first["node"]["experiment"]["assignments"]
+    assert page["totalCount"] == 4 and page["pageInfo"]["hasNextPage"]
+    rest = (await api.data(ASSIGNMENTS, {"id": campaign_id,
+                                         "after": page["pageInfo"]["endCursor"]},
+                           role=Role.OPERATOR))["node"]["experiment"]["assignments"]
+    seen = [e["node"]["member"]["id"] for e in page["edges"] + rest["edges"]]
+    assert seen == [to_global_id("Member", m.id) for m in members]  # by member id
+    control = (await api.data(ASSIGNMENTS, {"id": campaign_id, "arm": "control"},
+                              role=Role.ANALYST))["node"]["experiment"]["assignments"]
+    assert {e["node"]["arm"] for e in control["edges"]} <= {"control"}
+
+    body = await api(ASSIGNMENTS, {"id": campaign_id}, role=Role.INVESTOR)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

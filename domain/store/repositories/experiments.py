@@ -38,6 +38,7 @@ from domain.experiments import (
     Window,
 )
 from domain.members import Channel, MemberStatus
+from domain.paging import Page, PageRequest
 from domain.store.repositories.activity import utc_day
 from domain.store.tables import (
     campaign_assignments,
@@ -178,6 +179,32 @@ class ExperimentRepository:
             select(campaign_assignments.c.member_id, campaign_assignments.c.arm)
             .where(campaign_assignments.c.campaign_id == campaign_id))
         return {member_id: arm for member_id, arm in rows}
+
+    async def assignment_page(self, campaign_id: int, *, arm: str | None,
+                              request: PageRequest) -> Page[tuple[int, str]]:
+        """(member id, arm) by member id, after the member id in `request.after`."""
+        if request.first == 0:
+            return Page(items=[], has_next=False)
+        query = select(campaign_assignments.c.member_id, campaign_assignments.c.arm).where(
+            *self._assignment_filter(campaign_id, arm))
+        if request.after is not None:
+            query = query.where(campaign_assignments.c.member_id > request.after[0])
+        rows = (await self.conn.execute(query.order_by(campaign_assignments.c.member_id)
+                                        .limit(request.first + 1))).all()
+        return Page(items=[(m, a) for m, a in rows[:request.first]],
+                    has_next=len(rows) > request.first)
+
+    async def assignment_count(self, campaign_id: int, *, arm: str | None) -> int:
+        return (await self.conn.execute(select(func.count()).select_from(campaign_assignments)
+                                        .where(*self._assignment_filter(campaign_id, arm)))
+                ).scalar_one()
+
+    @staticmethod
+    def _assignment_filter(campaign_id: int, arm: str | None) -> list:
+        conditions = [campaign_assignments.c.campaign_id == campaign_id]
+        if arm is not None:
+            conditions.append(campaign_assignments.c.arm == arm)
+        return conditions
 
     async def arm_sizes(self, campaign_id: int) -> dict[str, int]:
         rows = await self.conn.execute(
