@@ -353,3 +353,20 @@ async def test_operators_page_through_assignments_and_investors_may_not(api, dat
 
     body = await api(ASSIGNMENTS, {"id": campaign_id}, role=Role.INVESTOR)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_unknown_campaigns_closed_campaigns_and_naive_times_are_refused(api, database):
+    unknown = to_global_id("Campaign", 999)
+    data = await api.data(START, {"input": {"campaignId": unknown}})
+    assert data["startExperiment"]["userErrors"][0]["code"] == "NOT_FOUND"
+    data = await api.data(GRANT, {"input": {"campaignId": unknown}})
+    assert data["grantCampaignRewards"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+    campaign_id, _ = await _configured(api, database)
+    data = await api.data(GRANT, {"input": {"campaignId": campaign_id,
+                                            "asOf": "2026-03-05T00:00:00"}})
+    assert [(e["field"], e["code"]) for e in data["grantCampaignRewards"]["userErrors"]] == [
+        ("asOf", "INVALID_VALUE")]
+    await _status(api, campaign_id, "CANCELLED")
+    data = await api.data(START, {"input": {"campaignId": campaign_id}})
+    assert data["startExperiment"]["userErrors"][0]["code"] == "CAMPAIGN_CLOSED"

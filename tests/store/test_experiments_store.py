@@ -235,3 +235,22 @@ async def test_concurrent_grant_runs_never_exceed_the_budget(database):
     async with database.unit_of_work(write=False) as uow:
         assert await uow.experiments.reward_totals(campaign.id) == (2, 2000)
     assert all(r.stopped_by is rules.StopReason.BUDGET_EXHAUSTED for r in runs)
+
+
+async def test_event_types_outside_the_rollup_are_counted_from_events(database):
+    core = await make_tier(database, key="core", rank=1)
+    members = [await make_member(database) for _ in range(3)]
+    for m in members:
+        await place_in_tier(database, m.id, core.id)
+    campaign = await make_campaign(database, tier_ids=[core.id])
+    redeem = rules.ExperimentSpec(variants=(rules.VariantSpec("a", "A", 1, 0),),
+                                  control_share=0.0, conversion_event=EventType.COUPON_REDEEM)
+    await configure(database, campaign.id, redeem)
+    await start(database, campaign.id, seed=1)
+    assert not uses_rollup(EventType.COUPON_REDEEM, rules.Window(START, END))  # whole days
+    async with database.unit_of_work() as uow:
+        await events.record_events(uow=uow, now=datetime(2026, 4, 1, tzinfo=UTC), raws=[
+            events.EventInput(external_id=f"r{m.id}", type="coupon_redeem", occurred_at=at(3),
+                              member_id=m.id) for m in members[:2]])
+    found = await results(database, campaign.id)
+    assert (found["a"].n, found["a"].responders) == (3, 2)
