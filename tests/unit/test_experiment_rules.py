@@ -109,6 +109,12 @@ def test_whole_day_windows_read_the_rollup_and_as_of_cuts_the_window():
 
 # --- statistics ---
 
+def test_the_95_percent_quantile_is_scipys():
+    from scipy import stats
+
+    assert rules.Z_95 == stats.norm.ppf(1 - (1 - rules.CONFIDENCE) / 2)
+
+
 def test_wilson_interval_of_ten_in_a_hundred():
     # z = 1.959964, z^2 = 3.841459; centre = (0.1 + 3.841459/200) / (1 + 0.0384146)
     # = 0.1192073 / 1.0384146 = 0.114797; half = 1.959964 / 1.0384146
