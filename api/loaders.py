@@ -7,6 +7,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from domain import experiment_runs
 from domain.store.database import Database
 
 
@@ -26,6 +27,9 @@ class Loaders:
         self.member_badges = self._loader(lambda uow, ids: uow.badges.awards_of(ids), [])
         self.points_balance = self._loader(lambda uow, ids: uow.points.balances(ids), 0)
         self.benefit = self._loader(lambda uow, ids: uow.points.get_benefits(ids))
+        self.experiment = self._loader(lambda uow, ids: uow.experiments.get_many(ids))
+        self.experiment_results = self._loader(
+            lambda uow, ids: experiment_runs.results_of(uow=uow, campaign_ids=ids), [])
         self._recent_events: dict[int, DataLoader] = {}
 
     def recent_events(self, limit: int) -> DataLoader:

@@ -18,6 +18,7 @@ from api.errors import MaskUnexpectedErrors
 from api.mutations.badges import BadgeMutations
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
+from api.mutations.experiments import ExperimentMutations
 from api.mutations.members import MemberMutations
 from api.mutations.points import PointsMutations
 from api.mutations.tiers import TierMutations
@@ -44,6 +45,7 @@ Mutation = merge_types("Mutation", (
     EventMutations,
     BadgeMutations,
     PointsMutations,
+    ExperimentMutations,
 ))
 
 MAX_DEPTH = 10

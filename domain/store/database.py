@@ -15,6 +15,7 @@ from domain.store.repositories import (
     BadgeRepository,
     CampaignRepository,
     EventRepository,
+    ExperimentRepository,
     HistoryRepository,
     MemberRepository,
     PointsRepository,
@@ -122,6 +123,7 @@ class SqlAlchemyUnitOfWork:
         self.activity = ActivityRepository(conn)
         self.histories = HistoryRepository(conn)
         self.points = PointsRepository(conn)
+        self.experiments = ExperimentRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
         self.badges = BadgeRepository(conn)

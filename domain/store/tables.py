@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -349,4 +350,64 @@ benefit_redemptions = Table(
     Column("entry_id", Id, ForeignKey("points_entries.id"), nullable=False, unique=True),
     Column("cost_points", BigInteger, nullable=False),
     Column("redeemed_at", UtcDateTime, nullable=False),
+)
+
+# --- experiments ---
+
+# A campaign's experiment design; seed and started_at are set once, by startExperiment.
+campaign_experiments = Table(
+    "campaign_experiments",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), primary_key=True),
+    Column("control_share", Float, nullable=False),
+    Column("conversion_event", String(32), nullable=False),
+    Column("reward_unit", String(16), nullable=False),
+    Column("point_value_minor", BigInteger, nullable=False),
+    Column("per_member_limit", Integer, nullable=False),
+    Column("global_limit", Integer),
+    Column("seed", BigInteger),
+    Column("started_at", UtcDateTime),
+    Column("configured_at", UtcDateTime, nullable=False),
+    CheckConstraint("control_share >= 0 AND control_share <= 0.5", name="control_share_range"),
+    CheckConstraint("per_member_limit >= 1", name="per_member_limit_positive"),
+)
+
+campaign_variants = Table(
+    "campaign_variants",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("weight", Integer, nullable=False),
+    Column("reward", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    CheckConstraint("weight > 0", name="weight_positive"),
+    CheckConstraint("reward >= 0", name="reward_non_negative"),
+)
+
+# The arm (a variant key or 'control') of every member targeted when the experiment started.
+campaign_assignments = Table(
+    "campaign_assignments",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("arm", String(64), nullable=False),
+    Index("ix_campaign_assignments_member_id", "member_id"),
+)
+
+# One reward per response: the seq-th conversion of a member on a UTC day, granted once.
+campaign_rewards = Table(
+    "campaign_rewards",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", Id, ForeignKey("campaigns.id"), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("arm", String(64), nullable=False),
+    Column("response_day", Date, nullable=False),
+    Column("response_seq", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("cost_minor", BigInteger, nullable=False),
+    Column("granted_at", UtcDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "member_id", "response_day", "response_seq"),
 )

@@ -5,6 +5,7 @@ from domain.store.repositories.audit import AuditRepository
 from domain.store.repositories.badges import BadgeRepository
 from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
+from domain.store.repositories.experiments import ExperimentRepository
 from domain.store.repositories.histories import HistoryRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.points import PointsRepository
@@ -18,6 +19,7 @@ __all__ = [
     "CampaignRepository",
     "EventRepository",
     "HistoryRepository",
+    "ExperimentRepository",
     "MemberRepository",
     "PointsRepository",
     "TierRepository",
