@@ -15,6 +15,7 @@ from domain.store.repositories import (
     CampaignRepository,
     EventRepository,
     MemberRepository,
+    ReferralRepository,
     TierRepository,
     TokenRepository,
 )
@@ -119,6 +120,7 @@ class SqlAlchemyUnitOfWork:
         self.activity = ActivityRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
+        self.referrals = ReferralRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -5,6 +5,7 @@ from domain.store.repositories.audit import AuditRepository
 from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
 from domain.store.repositories.members import MemberRepository
+from domain.store.repositories.referrals import ReferralRepository
 from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
 
@@ -14,6 +15,7 @@ __all__ = [
     "CampaignRepository",
     "EventRepository",
     "MemberRepository",
+    "ReferralRepository",
     "TierRepository",
     "TokenRepository",
 ]
