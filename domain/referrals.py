@@ -28,6 +28,7 @@ class ReferralStatus(StrEnum):
     CONVERTED = "converted"
 
 
+# The only moves; the store's conditional updates (WHERE status = ...) enforce them.
 TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
     ReferralStatus.INVITED: frozenset({ReferralStatus.JOINED}),
     ReferralStatus.JOINED: frozenset({ReferralStatus.CONVERTED}),
@@ -124,12 +125,6 @@ class AlreadyReviewed(ReferralError):
     """The referral was approved or rejected before; a review is final."""
 
     code = "ALREADY_REVIEWED"
-
-
-class InvalidTransition(ReferralError):
-    """The referral cannot move from its status to the one asked for."""
-
-    code = "INVALID_TRANSITION"
 
 
 class InvalidReferralRules(ReferralError, errors.InvalidValue):
@@ -331,14 +326,6 @@ def window_end(joined_at: datetime, rules: ReferralRules) -> date:
     """The first UTC day whose purchases no longer convert: the join day plus the
     attribution window (30 days: the join day and the 29 days after it count)."""
     return joined_at.date() + timedelta(days=rules.attribution_window_days)
-
-
-def check_transition(referral: Referral, to: ReferralStatus) -> None:
-    """Raise InvalidTransition unless `referral` may move to `to` (invited -> joined ->
-    converted, one step at a time)."""
-    if to not in TRANSITIONS[referral.status]:
-        raise InvalidTransition(f"referral {referral.id} is {referral.status}; it cannot "
-                                f"become {to}", field="status")
 
 
 # --- fraud checks: each returns a Flag with its reason, or None ---

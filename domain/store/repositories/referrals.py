@@ -335,7 +335,7 @@ class ReferralRepository:
         return sorted(result.scalars())
 
     async def rule_versions_in_use(self) -> list[int]:
-        rows = await self.conn.execute(select(distinct(referrals.c.rule_version)).where(
+        rows = await self.conn.execute(select(referrals.c.rule_version).distinct().where(
             referrals.c.status.in_(_JOINED_OR_LATER)))
         return [v for (v,) in rows if v is not None]
 
