@@ -18,8 +18,10 @@ from api.errors import MaskUnexpectedErrors
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
 from api.mutations.members import MemberMutations
+from api.mutations.referrals import ReferralMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
+from api.queries_referrals import ReferralQueries
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
@@ -27,9 +29,9 @@ from api.types.scalars import SCALARS
 from api.types.tiers import Tier, TierAssignment
 
 # Each area adds its query and mutation classes here.
-Query = merge_types("Query", (CommunityQueries,))
+Query = merge_types("Query", (CommunityQueries, ReferralQueries))
 Mutation = merge_types("Mutation", (MemberMutations, TierMutations, CampaignMutations,
-                                    EventMutations))
+                                    EventMutations, ReferralMutations))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30

@@ -209,6 +209,15 @@ class Reward:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferralFilter:
+    """Which referrals a list shows; every given condition must hold."""
+
+    statuses: tuple[ReferralStatus, ...] = ()
+    inviter_id: int | None = None
+    reviews: tuple[ReviewState, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RewardSpec:
     """One reward of a rule set: on `trigger`, give `beneficiary` points and/or money."""
 
@@ -427,27 +436,61 @@ def fraud_flags(facts: FraudFacts, rules: ReferralRules) -> tuple[Flag, ...]:
 
 # --- rewards ---
 
+class Recipients(StrEnum):
+    """Who a reward rule pays, as an operator states it."""
+
+    REFERRER = "referrer"
+    INVITEE = "invitee"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class RewardRule:
+    """A reward as an operator writes it; BOTH becomes one reward per beneficiary."""
+
+    trigger: Trigger
+    recipients: Recipients
+    points: int = 0
+    money_minor: int = 0
+
+
+def expand_rewards(rules: Iterable[RewardRule]) -> tuple[RewardSpec, ...]:
+    """One RewardSpec per beneficiary of each rule, checked; errors name the rule's index
+    (`rewards.<i>`) in the operator's list."""
+    specs: list[RewardSpec] = []
+    for index, rule in enumerate(rules):
+        who = ((Beneficiary.REFERRER, Beneficiary.INVITEE) if rule.recipients is Recipients.BOTH
+               else (Beneficiary(rule.recipients.value),))
+        for beneficiary in who:
+            spec = RewardSpec(trigger=rule.trigger, beneficiary=beneficiary,
+                              points=rule.points, money_minor=rule.money_minor)
+            _check_reward(spec, specs, where=f"rewards.{index}")
+            specs.append(spec)
+    return tuple(specs)
+
+
+def _check_reward(reward: RewardSpec, earlier: list[RewardSpec], *, where: str) -> None:
+    if not 0 <= reward.points <= MAX_POINTS:
+        raise InvalidReferralRules(f"points must be 0-{MAX_POINTS}, got {reward.points}",
+                                   field=f"{where}.points")
+    if not 0 <= reward.money_minor <= MAX_MONEY_MINOR:
+        raise InvalidReferralRules(
+            f"moneyMinor must be 0-{MAX_MONEY_MINOR}, got {reward.money_minor}",
+            field=f"{where}.moneyMinor")
+    if reward.points == 0 and reward.money_minor == 0:
+        raise InvalidReferralRules("a reward needs points or money", field=where)
+    if any((e.trigger, e.beneficiary) == (reward.trigger, reward.beneficiary)
+           for e in earlier):
+        raise InvalidReferralRules(
+            f"{reward.beneficiary} is rewarded twice on {reward.trigger}", field=where)
+
+
 def check_rules(rules: ReferralRules) -> ReferralRules:
     """Return the rule set if every amount, window and limit is in range and no
     (trigger, beneficiary) pair is rewarded twice; raise InvalidReferralRules naming
     the field otherwise."""
-    seen = set()
     for index, reward in enumerate(rules.rewards):
-        where = f"rewards.{index}"
-        if not 0 <= reward.points <= MAX_POINTS:
-            raise InvalidReferralRules(f"points must be 0-{MAX_POINTS}, got {reward.points}",
-                                       field=f"{where}.points")
-        if not 0 <= reward.money_minor <= MAX_MONEY_MINOR:
-            raise InvalidReferralRules(
-                f"moneyMinor must be 0-{MAX_MONEY_MINOR}, got {reward.money_minor}",
-                field=f"{where}.moneyMinor")
-        if reward.points == 0 and reward.money_minor == 0:
-            raise InvalidReferralRules("a reward needs points or money", field=where)
-        key = (reward.trigger, reward.beneficiary)
-        if key in seen:
-            raise InvalidReferralRules(
-                f"{reward.beneficiary} is rewarded twice on {reward.trigger}", field=where)
-        seen.add(key)
+        _check_reward(reward, list(rules.rewards[:index]), where=f"rewards.{index}")
     for name, low, high in (("attribution_window_days", 1, 365), ("join_grace_hours", 0, 720),
                             ("max_joins_per_hour", 1, 10_000),
                             ("max_joins_per_day", 1, 100_000),

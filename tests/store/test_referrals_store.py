@@ -16,6 +16,7 @@ from domain.referrals import (
     Beneficiary,
     Decision,
     FlagName,
+    ReferralFilter,
     ReferralRules,
     ReferralStatus,
     ReviewState,
@@ -23,7 +24,6 @@ from domain.referrals import (
     RewardStatus,
     Trigger,
 )
-from domain.store.repositories.referrals import ReferralFilter
 from tests.factories import make_member
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -8,7 +8,6 @@ processing grants each reward once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import and_, case, distinct, exists, func, literal, select, update
@@ -25,6 +24,7 @@ from domain.referrals import (
     FlagName,
     Referral,
     ReferralCode,
+    ReferralFilter,
     ReferralRules,
     ReferralStatus,
     ReviewState,
@@ -44,13 +44,6 @@ from domain.store.tables import (
 )
 
 _JOINED_OR_LATER = (ReferralStatus.JOINED.value, ReferralStatus.CONVERTED.value)
-
-
-@dataclass(frozen=True, slots=True)
-class ReferralFilter:
-    statuses: tuple[ReferralStatus, ...] = ()
-    inviter_id: int | None = None
-    reviews: tuple[ReviewState, ...] = ()
 
 
 def _code(row) -> ReferralCode:
