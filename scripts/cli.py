@@ -16,6 +16,7 @@ SUBCOMMANDS = (
     "scripts.seed_demo",
     "scripts.import_events",
     "scripts.create_token",
+    "scripts.referrals",
     "scripts.export_schema",
     "scripts.bench",
 )

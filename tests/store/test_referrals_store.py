@@ -24,6 +24,8 @@ from domain.referrals import (
     RewardStatus,
     Trigger,
 )
+from domain.store.database import Database
+from scripts import cli
 from tests.factories import make_member
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -236,3 +238,26 @@ async def test_cohort_counts_feed_the_k_factor(database):
     assert [(c.cohort, c.inviters, c.invitations, c.joined, c.converted) for c in counts] == [
         ("2026-01", 1, 3, 1, 1), ("2026-02", 1, 2, 2, 0)]
     assert [(c.cohort, c.invitations, c.joined) for c in before] == [("2026-01", 3, 0)]
+
+
+def test_cli_processes_referrals_idempotently(database_url, monkeypatch, capsys):
+    async def given_a_converted_invitee():
+        db = Database(database_url)
+        try:
+            inviter, invitee = await _member(db), await _member(db, joined_at=NOW)
+            code = await _code(db, inviter.id)
+            await _redeem(db, code.code, invitee.id)
+            await _buy(db, invitee.id, NOW + timedelta(hours=1), "cli-buy")
+        finally:
+            await db.dispose()
+
+    asyncio.run(given_a_converted_invitee())
+    monkeypatch.setenv("TIERWISE_DATABASE_URL", database_url)
+    assert cli.main(["referrals", "process", "--as-of", "2026-03-11"]) == 0
+    assert cli.main(["referrals", "process", "--as-of", "2026-03-12T00:00:00+08:00"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "referrals processed as of 2026-03-11T00:00:00+00:00: 1 converted, 1 rewards granted",
+        "referrals processed as of 2026-03-11T16:00:00+00:00: 0 converted, 0 rewards granted"]
+    with pytest.raises(SystemExit, match="no time zone"):
+        cli.main(["referrals", "process", "--as-of", "2026-03-11T00:00:00"])
