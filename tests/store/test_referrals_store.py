@@ -261,3 +261,19 @@ def test_cli_processes_referrals_idempotently(database_url, monkeypatch, capsys)
         "referrals processed as of 2026-03-11T16:00:00+00:00: 0 converted, 0 rewards granted"]
     with pytest.raises(SystemExit, match="no time zone"):
         cli.main(["referrals", "process", "--as-of", "2026-03-11T00:00:00"])
+
+
+async def test_concurrent_code_requests_leave_one_active_code(database):
+    member = await _member(database)
+
+    async def request():
+        try:
+            return await _code(database, member.id)
+        except referrals.CodeExists:
+            return None
+
+    created = [c for c in await asyncio.gather(*(request() for _ in range(5))) if c]
+    assert len(created) == 1
+    async with database.unit_of_work(write=False) as uow:
+        assert [c.id for c in await uow.referrals.active_codes(member.id, now=NOW)] == [
+            created[0].id]
