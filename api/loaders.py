@@ -30,6 +30,8 @@ class Loaders:
         self.experiment = self._loader(lambda uow, ids: uow.experiments.get_many(ids))
         self.experiment_results = self._loader(
             lambda uow, ids: experiment_runs.results_of(uow=uow, campaign_ids=ids), [])
+        self.referral_rewards = self._loader(lambda uow, ids: uow.referrals.rewards_of(ids),
+                                             [])
         self._recent_events: dict[int, DataLoader] = {}
 
     def recent_events(self, limit: int) -> DataLoader:

@@ -21,10 +21,12 @@ from api.mutations.events import EventMutations
 from api.mutations.experiments import ExperimentMutations
 from api.mutations.members import MemberMutations
 from api.mutations.points import PointsMutations
+from api.mutations.referrals import ReferralMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
 from api.queries_badges import BadgeQueries
 from api.queries_points import PointsQueries
+from api.queries_referrals import ReferralQueries
 from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
@@ -37,6 +39,7 @@ Query = merge_types("Query", (
     CommunityQueries,
     BadgeQueries,
     PointsQueries,
+    ReferralQueries,
 ))
 Mutation = merge_types("Mutation", (
     MemberMutations,
@@ -46,6 +49,7 @@ Mutation = merge_types("Mutation", (
     BadgeMutations,
     PointsMutations,
     ExperimentMutations,
+    ReferralMutations,
 ))
 
 MAX_DEPTH = 10

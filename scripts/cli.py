@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "scripts.create_token",
     "scripts.badges",
     "scripts.points",
+    "scripts.referrals",
     "scripts.export_schema",
     "scripts.bench",
 )

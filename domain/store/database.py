@@ -19,6 +19,7 @@ from domain.store.repositories import (
     HistoryRepository,
     MemberRepository,
     PointsRepository,
+    ReferralRepository,
     TierRepository,
     TokenRepository,
 )
@@ -127,6 +128,7 @@ class SqlAlchemyUnitOfWork:
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
         self.badges = BadgeRepository(conn)
+        self.referrals = ReferralRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -411,3 +411,90 @@ campaign_rewards = Table(
     Column("granted_at", UtcDateTime, nullable=False),
     UniqueConstraint("campaign_id", "member_id", "response_day", "response_seq"),
 )
+
+# --- referrals ---
+
+# Versions of the referral programme (rewards, attribution window, fraud limits); one
+# is active. Referrals keep the version they joined under.
+referral_rule_sets = Table(
+    "referral_rule_sets",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("version", Integer, nullable=False, unique=True),
+    Column("active", Boolean, nullable=False),
+    Column("rewards", JSON, nullable=False),
+    Column("attribution_window_days", Integer, nullable=False),
+    Column("join_grace_hours", Integer, nullable=False),
+    Column("max_joins_per_hour", Integer, nullable=False),
+    Column("max_joins_per_day", Integer, nullable=False),
+    Column("max_invitees_per_fingerprint", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+referral_codes = Table(
+    "referral_codes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
+    Column("code", String(16), nullable=False, unique=True),
+    # SHA-256 of the device id / IP the inviter created the code from (never the raw value).
+    Column("device_hash", String(64)),
+    Column("ip_hash", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),  # replaced by a newer code
+)
+
+# One row per invitation: invited -> joined (an invitee attached) -> converted.
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("code_id", Id, ForeignKey("referral_codes.id"), nullable=False),
+    Column("inviter_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("invitee_id", Id, ForeignKey("members.id"), unique=True),  # referred once
+    Column("status", String(16), nullable=False),
+    Column("invited_at", UtcDateTime, nullable=False),
+    Column("joined_at", UtcDateTime),
+    Column("converted_at", UtcDateTime),
+    Column("join_day", Date),
+    Column("window_ends_on", Date),  # exclusive end of the attribution window
+    Column("first_purchase_on", Date),
+    Column("rule_version", Integer),
+    Column("device_hash", String(64)),
+    Column("ip_hash", String(64)),
+    Column("flags", JSON, nullable=False),
+    Column("review", String(16), nullable=False),
+    Column("review_note", Text),
+    Column("reviewed_at", UtcDateTime),
+    Column("reviewed_by", String(120)),
+    CheckConstraint("status IN ('invited', 'joined', 'converted')", name="status_known"),
+    Index("ix_referrals_inviter_id_joined_at", "inviter_id", "joined_at"),
+    Index("ix_referrals_status_id", "status", "id"),
+)
+
+# Each reward exists once per (referral, beneficiary, trigger): processing can run any
+# number of times, concurrently, and grant it once. The points ledger picks up PAYABLE
+# points rewards; money rewards are acquisition cost.
+referral_rewards = Table(
+    "referral_rewards",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("referral_id", Id, ForeignKey("referrals.id"), nullable=False),
+    Column("beneficiary", String(16), nullable=False),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False, index=True),
+    Column("trigger", String(16), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("money_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime),
+    Column("paid_at", UtcDateTime),
+    UniqueConstraint("referral_id", "beneficiary", "trigger"),
+    CheckConstraint("points >= 0 AND money_minor >= 0", name="amounts_non_negative"),
+    Index("ix_referral_rewards_status_id", "status", "id"),
+)

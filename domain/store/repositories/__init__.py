@@ -9,6 +9,7 @@ from domain.store.repositories.experiments import ExperimentRepository
 from domain.store.repositories.histories import HistoryRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.points import PointsRepository
+from domain.store.repositories.referrals import ReferralRepository
 from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
 
@@ -22,6 +23,7 @@ __all__ = [
     "ExperimentRepository",
     "MemberRepository",
     "PointsRepository",
+    "ReferralRepository",
     "TierRepository",
     "TokenRepository",
 ]
