@@ -14,6 +14,7 @@ from domain.store.repositories import (
     AuditRepository,
     CampaignRepository,
     EventRepository,
+    LifecycleRepository,
     MemberRepository,
     TierRepository,
     TokenRepository,
@@ -119,6 +120,7 @@ class SqlAlchemyUnitOfWork:
         self.activity = ActivityRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
+        self.lifecycle = LifecycleRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -4,6 +4,7 @@ from domain.store.repositories.activity import ActivityRepository
 from domain.store.repositories.audit import AuditRepository
 from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
+from domain.store.repositories.lifecycle import LifecycleRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
@@ -13,6 +14,7 @@ __all__ = [
     "AuditRepository",
     "CampaignRepository",
     "EventRepository",
+    "LifecycleRepository",
     "MemberRepository",
     "TierRepository",
     "TokenRepository",
