@@ -21,6 +21,9 @@ class Loaders:
         self.tier_history = self._loader(lambda uow, ids: uow.tiers.history(ids), [])
         self.tier_member_count = self._loader(lambda uow, ids: uow.tiers.member_counts(ids), 0)
         self.campaign = self._loader(lambda uow, ids: uow.campaigns.get_many(ids))
+        self.churn_risk = self._loader(lambda uow, ids: uow.lifecycle.churn_of(ids))
+        self.lifecycle_history = self._loader(
+            lambda uow, ids: uow.lifecycle.transitions_of(ids), [])
         self._recent_events: dict[int, DataLoader] = {}
 
     def recent_events(self, limit: int) -> DataLoader:

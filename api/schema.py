@@ -17,9 +17,11 @@ from strawberry.tools import merge_types
 from api.errors import MaskUnexpectedErrors
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
+from api.mutations.lifecycle import LifecycleMutations
 from api.mutations.members import MemberMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
+from api.queries_lifecycle import LifecycleQueries
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
@@ -27,9 +29,9 @@ from api.types.scalars import SCALARS
 from api.types.tiers import Tier, TierAssignment
 
 # Each area adds its query and mutation classes here.
-Query = merge_types("Query", (CommunityQueries,))
+Query = merge_types("Query", (CommunityQueries, LifecycleQueries))
 Mutation = merge_types("Mutation", (MemberMutations, TierMutations, CampaignMutations,
-                                    EventMutations))
+                                    EventMutations, LifecycleMutations))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30

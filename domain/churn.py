@@ -128,6 +128,22 @@ def default_policy(*, tier_keys: Iterable[str],
     )
 
 
+def build_policy(*, tier_keys: Iterable[str], warning_after_days: tuple[int, ...],
+                 any_activity_counts: bool = False,
+                 actions: tuple[WinBackAction, ...] | None = None,
+                 tier_actions: Mapping[str, tuple[WinBackAction, ...]] | None = None
+                 ) -> ChurnPolicy:
+    """A policy from what a caller gave: omitted ladders are the documented defaults (for
+    as many levels as given); given ones are taken as they are and validated later."""
+    base = default_policy(tier_keys=tier_keys, warning_after_days=warning_after_days,
+                          any_activity_counts=any_activity_counts)
+    return ChurnPolicy(
+        warning_after_days=tuple(warning_after_days), any_activity_counts=any_activity_counts,
+        actions=base.actions if actions is None else tuple(actions),
+        tier_actions=base.tier_actions if tier_actions is None else dict(tier_actions),
+    )
+
+
 def validate_policy(policy: ChurnPolicy, *, tier_keys: Iterable[str]) -> ChurnPolicy:
     """Return `policy` if coherent with the tiers that exist; raise a coded error otherwise."""
     days = policy.warning_after_days
