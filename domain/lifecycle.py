@@ -229,12 +229,16 @@ def check_as_of(as_of: date, *, today: date, last: date | None) -> None:
                                     field="asOf")
 
 
+async def _summaries(uow, as_of: date, policy: LifecyclePolicy) -> MemberSummaries:
+    return await uow.lifecycle.summaries(as_of=as_of, activity_days=policy.activity_window_days,
+                                         spend_days=policy.spend_window_days)
+
+
 async def preview_counts(*, uow, as_of: date, policy: LifecyclePolicy = DEFAULT_POLICY
                          ) -> dict[LifecycleStage, int]:
     """Members per stage as of `as_of`, computed now and written nowhere."""
     policy = validate_policy(policy)
-    summaries = await uow.lifecycle.summaries(as_of=as_of, activity_days=policy.activity_window_days,
-                                             spend_days=policy.spend_window_days)
+    summaries = await _summaries(uow, as_of, policy)
     return counts(classify(summaries, policy))
 
 
@@ -254,8 +258,7 @@ async def refresh_lifecycle(*, uow, as_of: date, today: date, actor: str,
         churn_policy = churn.validate_policy(churn_policy,
                                              tier_keys={t.key for t in await uow.tiers.list()})
     await uow.lifecycle.lock_for_refresh()
-    summaries = await uow.lifecycle.summaries(as_of=as_of, activity_days=policy.activity_window_days,
-                                             spend_days=policy.spend_window_days)
+    summaries = await _summaries(uow, as_of, policy)
     codes = classify(summaries, policy)
     changed = codes != summaries.current_stage
     transitions = await uow.lifecycle.apply_stages(

@@ -54,8 +54,9 @@ def _at(days_before: int) -> datetime:
 
 
 async def _given_three_members(database):
-    """An active member (logins on 4 recent days, a post 60 days earlier), a new one (first login 8 days before
-    AS_OF) and a prospect who never came back (joined 119 days before AS_OF)."""
+    """An active member (logins on 4 recent days, a post 60 days earlier), a new one
+    (first login 8 days before AS_OF) and a prospect who never came back (joined 119 days
+    before AS_OF)."""
     active, new, prospect = [await make_member(database, joined_at=JOINED) for _ in range(3)]
     raws = [events.EventInput(external_id=f"a{d}", type="login", occurred_at=_at(d),
                               member_id=active.id) for d in (0, 1, 2, 3)]
