@@ -243,10 +243,11 @@ async def refresh_churn_signals(*, uow, as_of: date, today: date, actor: str,
     policy = validate_policy(policy or default_policy(tier_keys=tier_keys), tier_keys=tier_keys)
     lifecycle.check_as_of(as_of, today=today, last=None)
     defaults = lifecycle.DEFAULT_POLICY
-    summaries = await uow.lifecycle.summaries(as_of=as_of,
-                                              activity_days=defaults.activity_window_days,
-                                              spend_days=defaults.spend_window_days)
-    warned = await write_signals(uow=uow, summaries=summaries, as_of=as_of, policy=policy)
+    async with uow.lifecycle.refreshing():
+        summaries = await uow.lifecycle.summaries(as_of=as_of,
+                                                  activity_days=defaults.activity_window_days,
+                                                  spend_days=defaults.spend_window_days)
+        warned = await write_signals(uow=uow, summaries=summaries, as_of=as_of, policy=policy)
     await uow.audit.record(actor=actor, action="churn.refresh", subject="members",
                            detail={"asOf": as_of.isoformat(), "warnings": warned})
     await uow.commit()

@@ -257,16 +257,16 @@ async def refresh_lifecycle(*, uow, as_of: date, today: date, actor: str,
     if churn_policy is not None:
         churn_policy = churn.validate_policy(churn_policy,
                                              tier_keys={t.key for t in await uow.tiers.list()})
-    await uow.lifecycle.lock_for_refresh()
-    summaries = await _summaries(uow, as_of, policy)
-    codes = classify(summaries, policy)
-    changed = codes != summaries.current_stage
-    transitions = await uow.lifecycle.apply_stages(
-        member_ids=summaries.member_ids[changed], stages=codes[changed], as_of=as_of)
-    warnings = None
-    if churn_policy is not None:
-        warnings = await churn.write_signals(uow=uow, summaries=summaries, as_of=as_of,
-                                             policy=churn_policy)
+    async with uow.lifecycle.refreshing():
+        summaries = await _summaries(uow, as_of, policy)
+        codes = classify(summaries, policy)
+        changed = codes != summaries.current_stage
+        transitions = await uow.lifecycle.apply_stages(
+            member_ids=summaries.member_ids[changed], stages=codes[changed], as_of=as_of)
+        warnings = None
+        if churn_policy is not None:
+            warnings = await churn.write_signals(uow=uow, summaries=summaries, as_of=as_of,
+                                                 policy=churn_policy)
     result = RefreshResult(as_of=as_of, counts=counts(codes), transitions=transitions,
                            warnings=warnings)
     await uow.audit.record(actor=actor, action="lifecycle.refresh", subject="members",

@@ -17,6 +17,7 @@ SUBCOMMANDS = (
     "scripts.import_events",
     "scripts.create_token",
     "scripts.export_schema",
+    "scripts.lifecycle",
     "scripts.bench",
 )
 

@@ -11,6 +11,7 @@ import importlib
 BENCHMARKS = {
     "api": ("scripts.bench.api", "GraphQL members page vs a plain Starlette JSON endpoint"),
     "import": ("scripts.bench.ingest", "event import throughput (CSV and JSON Lines)"),
+    "lifecycle": ("scripts.bench.lifecycle", "lifecycle + churn refresh of 1,000,000 members"),
     "seed": ("scripts.bench.seed", "demo community generation and write time"),
 }
 

@@ -189,3 +189,30 @@ async def test_investors_get_counts_but_no_warning_rows(api, database):
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN" and body["data"] is None
     analyst = await api.data(WARNINGS, {"level": 1, "first": 5}, role=Role.ANALYST)
     assert analyst["churnWarnings"]["totalCount"] == 2
+
+
+README_EXAMPLE = """
+mutation {
+  refreshLifecycle(input: {asOf: "2026-04-30",
+                           churn: {warningAfterDays: [3, 7, 14],
+                                   tierActions: [{tierKey: "core", actions: [
+                                     PERSONALISED_PUSH, PRIORITY_ACCESS, ONE_ON_ONE_CONTACT]}]}}) {
+    asOf transitions warnings stages { stage count }
+    userErrors { field code message }
+  }
+}"""
+
+
+async def test_the_readme_example_works(api, database):
+    core = await make_tier(database, key="core", rank=1)
+    _, _, prospect = await _given_three_members(database)
+    await place_in_tier(database, prospect.id, core.id)
+    data = (await api.data(README_EXAMPLE))["refreshLifecycle"]
+    assert data["userErrors"] == [] and data["warnings"] == 2
+    query = ("{ churnWarnings(level: 2, first: 20) { totalCount nodes { risk { level "
+             "daysInactive suggestedAction } member { id lifecycleStage tier { key } } } } }")
+    nodes = (await api.data(query))["churnWarnings"]["nodes"]
+    assert nodes[0] == {"risk": {"level": 3, "daysInactive": 119,
+                                 "suggestedAction": "ONE_ON_ONE_CONTACT"},
+                        "member": {"id": to_global_id("Member", prospect.id),
+                                   "lifecycleStage": "PROSPECT", "tier": {"key": "core"}}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,6 +13,8 @@ from domain.clock import utcnow
 from domain.lifecycle import LifecycleStage as S
 from domain.members import MemberFilter
 from domain.paging import PageRequest
+from domain.store.database import Database
+from scripts import cli
 from tests.factories import make_member, make_tier, place_in_tier
 
 AS_OF = date(2026, 4, 30)
@@ -177,3 +180,23 @@ async def test_churn_refresh_alone_replaces_the_signals_for_a_later_day(database
     assert not {m[n].id for n in ("high", "active", "prospect")} & set(risks)
     assert {(r.level, r.suggested_action, r.as_of) for r in risks.values()} == {
         (1, A.COUPON, AS_OF + timedelta(days=1))}
+
+
+def test_cli_refresh_prints_the_stages_and_refuses_an_older_day(database_url, monkeypatch,
+                                                                capsys):
+    monkeypatch.setenv("TIERWISE_DATABASE_URL", database_url)
+    asyncio.run(_one_member(database_url))
+    assert cli.main(["lifecycle", "refresh", "--as-of", "2026-04-30"]) == 0
+    out = capsys.readouterr().out
+    assert "lifecycle as of 2026-04-30: prospect: 1, new: 0" in out
+    assert "1 stage changes, 1 churn warnings" in out
+    assert cli.main(["lifecycle", "refresh", "--as-of", "2026-04-29"]) == 2
+    assert "before the last refresh" in capsys.readouterr().out
+
+
+async def _one_member(url: str) -> None:
+    db = Database(url)
+    try:
+        await make_member(db, joined_at=JOINED)
+    finally:
+        await db.dispose()
