@@ -32,6 +32,9 @@ class Loaders:
             lambda uow, ids: experiment_runs.results_of(uow=uow, campaign_ids=ids), [])
         self.referral_rewards = self._loader(lambda uow, ids: uow.referrals.rewards_of(ids),
                                              [])
+        self.churn_risk = self._loader(lambda uow, ids: uow.lifecycle.churn_of(ids))
+        self.lifecycle_history = self._loader(
+            lambda uow, ids: uow.lifecycle.transitions_of(ids), [])
         self._recent_events: dict[int, DataLoader] = {}
 
     def recent_events(self, limit: int) -> DataLoader:

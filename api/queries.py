@@ -18,6 +18,7 @@ from api.types import enums
 from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
+from api.types.lifecycle import LifecycleStage
 from api.types.members import Identity, Member, MemberMerge
 from api.types.tiers import Tier, TierAssignment
 from domain import members
@@ -37,6 +38,8 @@ class Viewer:
 class MemberFilter:
     tier_ids: list[strawberry.ID] | None = None
     channels: list[enums.Channel] | None = None
+    lifecycle_stages: list[LifecycleStage] | None = strawberry.field(
+        default=None, description="Stored stages (as of the last lifecycle refresh).")
     joined_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
     joined_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
     search: str | None = strawberry.field(default=None,
@@ -50,6 +53,7 @@ def _member_filter(flt: MemberFilter | None) -> members.MemberFilter:
     return members.MemberFilter(
         tier_ids=tuple(pk_of(t, "Tier", field="filter.tierIds") for t in flt.tier_ids or ()),
         channels=tuple(members.Channel(c.value) for c in flt.channels or ()),
+        lifecycle_stages=tuple(s.value for s in flt.lifecycle_stages or ()),
         joined_from=flt.joined_from, joined_to=flt.joined_to,
         search=(flt.search or "").strip() or None, include_merged=flt.include_merged,
     )

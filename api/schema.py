@@ -19,12 +19,14 @@ from api.mutations.badges import BadgeMutations
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
 from api.mutations.experiments import ExperimentMutations
+from api.mutations.lifecycle import LifecycleMutations
 from api.mutations.members import MemberMutations
 from api.mutations.points import PointsMutations
 from api.mutations.referrals import ReferralMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
 from api.queries_badges import BadgeQueries
+from api.queries_lifecycle import LifecycleQueries
 from api.queries_points import PointsQueries
 from api.queries_referrals import ReferralQueries
 from api.types.badges import Badge
@@ -40,6 +42,7 @@ Query = merge_types("Query", (
     BadgeQueries,
     PointsQueries,
     ReferralQueries,
+    LifecycleQueries,
 ))
 Mutation = merge_types("Mutation", (
     MemberMutations,
@@ -50,6 +53,7 @@ Mutation = merge_types("Mutation", (
     PointsMutations,
     ExperimentMutations,
     ReferralMutations,
+    LifecycleMutations,
 ))
 
 MAX_DEPTH = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from domain import errors
@@ -108,6 +108,8 @@ class Member:
     tier_id: int | None
     tier_source: str | None
     merged_into_id: int | None = None
+    lifecycle_stage: str | None = None  # a domain.lifecycle.LifecycleStage value
+    lifecycle_as_of: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,7 @@ class MemberFilter:
     joined_to: datetime | None = None
     search: str | None = None
     include_merged: bool = False
+    lifecycle_stages: tuple[str, ...] = ()  # domain.lifecycle.LifecycleStage values
 
 
 AGE_BANDS = ("<18", "18-24", "25-34", "35-44", "45-54", "55+")

@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "scripts.points",
     "scripts.referrals",
     "scripts.export_schema",
+    "scripts.lifecycle",
     "scripts.bench",
 )
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
@@ -9,6 +9,7 @@ from api.relay import Node, to_global_id
 from api.types import enums
 from api.types.badges import BadgeAward
 from api.types.events import Event
+from api.types.lifecycle import ChurnRisk, LifecycleStage, LifecycleTransition
 from api.types.points import PointsAccount
 from api.types.tiers import Tier, TierAssignment
 from domain import members
@@ -46,6 +47,10 @@ class Member(Node):
     status: enums.MemberStatus
     tier_source: enums.AssignmentSource | None = strawberry.field(
         description="Who placed the member in the current tier.")
+    lifecycle_stage: LifecycleStage | None = strawberry.field(
+        description="Stage as of the last lifecycle refresh; null before the first.")
+    lifecycle_as_of: date | None = strawberry.field(
+        description="The UTC day lifecycleStage was computed as of.")
     _pk: strawberry.Private[int]
     _tier_id: strawberry.Private[int | None]
     _merged_into_id: strawberry.Private[int | None]
@@ -97,6 +102,17 @@ class Member(Node):
         found = await info.context.loaders.tier_history.load(self._pk)
         return [TierAssignment.from_domain(a) for a in found]
 
+    @strawberry.field(description="The inactivity warning of the last refresh; null when "
+                                  "the member is not warned.")
+    async def churn_risk(self, info: strawberry.Info) -> ChurnRisk | None:
+        found = await info.context.loaders.churn_risk.load(self._pk)
+        return ChurnRisk.from_domain(found) if found else None
+
+    @strawberry.field(description="Lifecycle stage changes, newest first.")
+    async def lifecycle_history(self, info: strawberry.Info) -> list[LifecycleTransition]:
+        found = await info.context.loaders.lifecycle_history.load(self._pk)
+        return [LifecycleTransition.from_domain(t) for t in found]
+
     @strawberry.field(description="The member this one was merged into, if any.")
     async def merged_into(self, info: strawberry.Info) -> Member | None:
         if self._merged_into_id is None:
@@ -132,6 +148,9 @@ class Member(Node):
             first_seen_at=member.first_seen_at, status=enums.MemberStatus(member.status.value),
             tier_source=enums.AssignmentSource(member.tier_source) if member.tier_source
             else None,
+            lifecycle_stage=LifecycleStage(member.lifecycle_stage) if member.lifecycle_stage
+            else None,
+            lifecycle_as_of=member.lifecycle_as_of,
         )
 
 

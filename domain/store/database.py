@@ -17,6 +17,7 @@ from domain.store.repositories import (
     EventRepository,
     ExperimentRepository,
     HistoryRepository,
+    LifecycleRepository,
     MemberRepository,
     PointsRepository,
     ReferralRepository,
@@ -129,6 +130,7 @@ class SqlAlchemyUnitOfWork:
         self.audit = AuditRepository(conn)
         self.badges = BadgeRepository(conn)
         self.referrals = ReferralRepository(conn)
+        self.lifecycle = LifecycleRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -102,9 +102,13 @@ members = Table(
     Column("tier_id", Id, ForeignKey("tiers.id")),
     Column("tier_source", String(16)),
     Column("created_at", UtcDateTime, nullable=False),
+    # Lifecycle stage as of the last refresh (domain.lifecycle); NULL until then.
+    Column("lifecycle_stage", String(16)),
+    Column("lifecycle_as_of", Date),
     Index("ix_members_joined_at_id", "joined_at", "id"),
     Index("ix_members_tier_id_joined_at", "tier_id", "joined_at"),
     Index("ix_members_channel_joined_at", "channel", "joined_at"),
+    Index("ix_members_lifecycle_stage_joined_at", "lifecycle_stage", "joined_at"),
 )
 
 member_identities = Table(
@@ -497,4 +501,33 @@ referral_rewards = Table(
     UniqueConstraint("referral_id", "beneficiary", "trigger"),
     CheckConstraint("points >= 0 AND money_minor >= 0", name="amounts_non_negative"),
     Index("ix_referral_rewards_status_id", "status", "id"),
+)
+
+# --- lifecycle ---
+# Every change of a member's lifecycle stage, written by a refresh only when the stage
+# changes (so a repeated refresh for the same day adds nothing).
+lifecycle_transitions = Table(
+    "lifecycle_transitions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("from_stage", String(16)),  # NULL: the member's first classification
+    Column("to_stage", String(16), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_lifecycle_transitions_member_id_as_of", "member_id", "as_of"),
+)
+
+# Inactivity warnings of the latest refresh: one row per warned member (a refresh replaces
+# them all). Predictive scores (BG/NBD) are meant to sit beside these, not in them.
+churn_signals = Table(
+    "churn_signals",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("level", Integer, nullable=False),
+    Column("days_inactive", Integer, nullable=False),
+    Column("suggested_action", String(32), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Index("ix_churn_signals_level_days_inactive_member_id", "level", "days_inactive",
+          "member_id"),
 )

@@ -7,6 +7,7 @@ from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.events import EventRepository
 from domain.store.repositories.experiments import ExperimentRepository
 from domain.store.repositories.histories import HistoryRepository
+from domain.store.repositories.lifecycle import LifecycleRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.points import PointsRepository
 from domain.store.repositories.referrals import ReferralRepository
@@ -21,6 +22,7 @@ __all__ = [
     "EventRepository",
     "HistoryRepository",
     "ExperimentRepository",
+    "LifecycleRepository",
     "MemberRepository",
     "PointsRepository",
     "ReferralRepository",

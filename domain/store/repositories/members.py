@@ -32,7 +32,8 @@ _MEMBER_COLUMNS = (
     members.c.id, members.c.display_name, members.c.email, members.c.phone, members.c.age_band,
     members.c.region, members.c.occupation, members.c.interests, members.c.channel,
     members.c.joined_at, members.c.first_seen_at, members.c.status, members.c.tier_id,
-    members.c.tier_source, members.c.merged_into_id,
+    members.c.tier_source, members.c.merged_into_id, members.c.lifecycle_stage,
+    members.c.lifecycle_as_of,
 )
 
 
@@ -51,7 +52,8 @@ def _member(row) -> Member:
         channel=_CHANNELS[row.channel], joined_at=row.joined_at,
         first_seen_at=row.first_seen_at, status=_STATUSES[row.status], tier_id=row.tier_id,
         tier_source=row.tier_source,
-        merged_into_id=row.merged_into_id,
+        merged_into_id=row.merged_into_id, lifecycle_stage=row.lifecycle_stage,
+        lifecycle_as_of=row.lifecycle_as_of,
     )
 
 
@@ -74,6 +76,8 @@ def member_conditions(flt: MemberFilter) -> list:
         conditions.append(members.c.tier_id.in_(flt.tier_ids))
     if flt.channels:
         conditions.append(members.c.channel.in_([str(c) for c in flt.channels]))
+    if flt.lifecycle_stages:
+        conditions.append(members.c.lifecycle_stage.in_([str(s) for s in flt.lifecycle_stages]))
     if flt.joined_from is not None:
         conditions.append(members.c.joined_at >= flt.joined_from)
     if flt.joined_to is not None:
