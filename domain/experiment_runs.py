@@ -11,6 +11,7 @@ from domain import experiments as rules
 from domain.campaigns import Campaign, CampaignNotFound, CampaignStatus
 from domain.clock import require_aware
 from domain.experiments import Experiment, ExperimentSpec
+from domain.points import ledger
 
 CLOSED = (CampaignStatus.ENDED, CampaignStatus.CANCELLED)
 GRANTABLE = (CampaignStatus.RUNNING, CampaignStatus.ENDED)
@@ -162,6 +163,14 @@ async def grant_campaign_rewards(*, uow, campaign_id: int, as_of: datetime, acto
     allocation = rules.allocate_rewards(responses, spec=spec,
                                         budget_minor=campaign.spec.budget_minor, granted=granted)
     await uow.experiments.add_rewards(campaign_id, allocation.grants, now=now)
+    if spec.reward_unit is rules.RewardUnit.POINTS:
+        await ledger.credit_rewards(uow=uow, actor=actor, now=now, credits=[
+            ledger.RewardCredit(
+                member_id=g.response.member_id, points=g.amount,
+                key=f"campaign-reward:{campaign_id}:{g.response.member_id}:"
+                    f"{g.response.day.isoformat()}:{g.response.seq}",
+                reason=f"campaign {campaign_id} ({g.response.arm}) response reward")
+            for g in allocation.grants if g.amount > 0])
     cost = sum(g.cost_minor for g in allocation.grants)
     run = RewardRun(
         campaign_id=campaign_id, as_of=as_of, granted=len(allocation.grants),

@@ -11,6 +11,7 @@ from datetime import datetime
 from domain import referrals
 from domain.clock import require_aware
 from domain.members import MemberAlreadyMerged, MemberNotFound, MemberStatus
+from domain.points import ledger
 from domain.referrals import (
     DEFAULT_RULES,
     Decision,
@@ -138,6 +139,7 @@ async def redeem_code(*, uow, code: str, invitee_id: int, fingerprint: Fingerpri
         raise referrals.AlreadyReferred(f"member {invitee.id} was already referred",
                                      field="inviteeMemberId")
     await _grant(uow, rules, Trigger.JOIN, now=now, referral_ids=[referral_id])
+    await _pay_points(uow, actor=actor, now=now, referral_ids=[referral_id])
     await uow.audit.record(actor=actor, action="referral.join",
                            subject=f"referral:{referral_id}",
                            detail={"inviteeId": invitee.id,
@@ -194,6 +196,7 @@ async def process_referrals(*, uow, as_of: datetime, now: datetime,
         rules = stored.get(version) if version else DEFAULT_RULES
         if rules is not None:
             granted += await _grant(uow, rules, None, now=now)
+    await _pay_points(uow, actor=actor, now=now)
     result = ProcessResult(converted=len(converted), rewards_granted=granted)
     await uow.audit.record(actor=actor, action="referrals.process", subject="referrals",
                            detail={"asOf": as_of.isoformat(), "converted": result.converted,
@@ -215,11 +218,25 @@ async def review_referral(*, uow, referral_id: int, decision: Decision, note: st
         raise referrals.AlreadyReviewed(f"referral {referral_id} was reviewed concurrently",
                                      field="id")
     released = await uow.referrals.release_held(referral_id, to=reward_status, now=now)
+    await _pay_points(uow, actor=actor, now=now, referral_ids=[referral_id])
     await uow.audit.record(actor=actor, action="referral.review",
                            subject=f"referral:{referral_id}",
                            detail={"decision": str(decision), "rewards": released})
     await uow.commit()
     return await uow.referrals.get(referral_id)
+
+
+async def _pay_points(uow, *, actor: str, now: datetime,
+                      referral_ids: list[int] | None = None) -> None:
+    """Credit payable points rewards to the points ledger (keyed by reward, so once) and
+    mark the points-only ones paid; rewards with money stay payable until the payout
+    marks them paid (`mark_rewards_paid`)."""
+    payable = await uow.referrals.payable_points_rewards(referral_ids)
+    await ledger.credit_rewards(uow=uow, actor=actor, now=now, credits=[
+        ledger.RewardCredit(member_id=r.member_id, points=r.points, key=f"referral-reward:{r.id}",
+                            reason=f"referral {r.referral_id}: {r.trigger} reward")
+        for r in payable])
+    await uow.referrals.mark_paid([r.id for r in payable if r.money_minor == 0], now=now)
 
 
 async def mark_rewards_paid(*, uow, reward_ids: list[int], actor: str, now: datetime) -> int:

@@ -92,6 +92,35 @@ async def post(uow, new: NewEntry) -> tuple[Entry, bool]:
     return await uow.points.get_entry(entry_id), True
 
 
+@dataclass(frozen=True, slots=True)
+class RewardCredit:
+    """Points another programme (referrals, campaign experiments) owes a member; `key`
+    names the reward, so paying it again credits nothing more."""
+
+    member_id: int
+    points: int
+    key: str
+    reason: str
+
+
+async def credit_rewards(*, uow, credits: list[RewardCredit], actor: str,
+                         now: datetime) -> int:
+    """Post each reward as an earn entry expiring like any earned points, within the
+    caller's transaction (no commit). Rewards of a member merged since go to the member
+    it was merged into. Returns the points newly credited."""
+    owners = await uow.members.resolve_active({c.member_id for c in credits}) if credits else {}
+    credited = 0
+    for credit in credits:
+        new = NewEntry(member_id=owners.get(credit.member_id, credit.member_id),
+                       kind=EntryKind.EARN, amount=credit.points,
+                       idempotency_key=credit.key, reason=credit.reason, actor=actor,
+                       occurred_at=now, expires_at=rules.expires_at(now,
+                                                                    rules.DEFAULT_EXPIRY_DAYS))
+        _, written = await post(uow, new)
+        credited += credit.points if written else 0
+    return credited
+
+
 async def award_points(*, uow, member_id: int, amount: int, kind: EntryKind, reason: str,
                        idempotency_key: str, actor: str, now: datetime,
                        expiry_days: int | None = None) -> Entry:

@@ -150,7 +150,7 @@ async def test_an_invitee_joins_with_a_code_and_earns_the_join_reward(api):
     assert referral["inviter"] == {"id": inviter} and referral["invitee"] == {"id": invitee}
     assert referral["ruleVersion"] == 0
     assert referral["rewards"] == [{"beneficiary": "INVITEE", "trigger": "JOIN", "points": 50,
-                                    "moneyMinor": 0, "status": "PAYABLE",
+                                    "moneyMinor": 0, "status": "PAID",
                                     "member": {"id": invitee}}]
     listed = await api.data(REFERRALS, {"filter": {"inviterId": inviter}})
     assert listed["referrals"]["totalCount"] == 1  # the invitation became the join
@@ -194,8 +194,8 @@ async def test_processing_converts_on_the_first_purchase_and_rewards_once(api):
     assert again["result"] == {"converted": 0, "rewardsGranted": 0}
     listed = await api.data(REFERRALS, {"filter": {"statuses": ["CONVERTED"]}})
     assert listed["referrals"]["nodes"][0]["rewards"] == [
-        {"trigger": "JOIN", "status": "PAYABLE"},
-        {"trigger": "FIRST_PURCHASE", "status": "PAYABLE"}]
+        {"trigger": "JOIN", "status": "PAID"},
+        {"trigger": "FIRST_PURCHASE", "status": "PAID"}]
     naive = await api("mutation { processReferrals(input: {asOf: \"2026-01-01T00:00:00\"}) "
                       "{ result { converted } userErrors { field code } } }")
     assert naive["data"]["processReferrals"]["userErrors"] == [
@@ -222,7 +222,7 @@ async def test_a_flagged_join_is_held_until_a_reviewer_decides_once(api):
 
     approved = await review(referral["id"], "APPROVE")
     assert approved["referral"] == {"review": "APPROVED", "reviewNote": "knows them in person",
-                                    "rewards": [{"status": "PAYABLE"}]}
+                                    "rewards": [{"status": "PAID"}]}
     assert (await review(referral["id"], "REJECT"))["userErrors"][0]["code"] == \
         "ALREADY_REVIEWED"
     clean = (await _redeem(api, code, await _member(api)))["referral"]

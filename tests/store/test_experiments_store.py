@@ -27,11 +27,13 @@ def at(day: int, hour: int = 10) -> datetime:
 
 
 def design(*, reward: int = 1000, control_share: float = 0.5, per_member_limit: int = 1,
-           global_limit: int | None = None) -> rules.ExperimentSpec:
+           global_limit: int | None = None, reward_unit=rules.RewardUnit.MINOR,
+           point_value_minor: int = 0) -> rules.ExperimentSpec:
     return rules.ExperimentSpec(
         variants=(rules.VariantSpec(key="a", name="Coupon", weight=1, reward=reward),),
         control_share=control_share, conversion_event=EventType.PURCHASE,
-        per_member_limit=per_member_limit, global_limit=global_limit)
+        per_member_limit=per_member_limit, global_limit=global_limit,
+        reward_unit=reward_unit, point_value_minor=point_value_minor)
 
 
 async def make_campaign(db, *, tier_ids=(), channels=(), budget=10_000, end=END):
@@ -133,14 +135,14 @@ async def test_assignment_takes_a_fixed_number_of_statements(database):
     assert len(await arms_of(database, campaign.id)) == 30
 
 
-async def _scenario(db, *, budget=10_000, per_member_limit=1, end=END):
+async def _scenario(db, *, budget=10_000, per_member_limit=1, end=END, **design_overrides):
     """Six core members; a seed putting three in variant a and two in the control."""
     core = await make_tier(db, key="core", rank=1)
     members = [await make_member(db) for _ in range(6)]
     for m in members:
         await place_in_tier(db, m.id, core.id)
     campaign = await make_campaign(db, tier_ids=[core.id], budget=budget, end=end)
-    spec = design(per_member_limit=per_member_limit)
+    spec = design(per_member_limit=per_member_limit, **design_overrides)
     await configure(db, campaign.id, spec)
     seed = seed_with([m.id for m in members], campaign.id, spec, variant=3, control=2)
     await start(db, campaign.id, seed)
@@ -207,6 +209,20 @@ async def test_per_member_limit_skips_further_responses(database):
     # One reward each for a0 and a1; a0's Mar 3 and a1's second Mar 4 purchase get none.
     assert (done.granted, done.total_cost_minor, done.stopped_by) == (2, 2000, None)
     assert (await grant(database, campaign.id)).granted == 0
+
+
+async def test_points_rewards_are_credited_to_the_ledger_once(database):
+    # 100 points per response at 10 fen a point, 2 per member: a0 responds Mar 2 and 3,
+    # a1 twice on Mar 4 -> 200 points each, costing 4 x 1000 fen of the budget.
+    campaign, _, a, _ = await _scenario(database, per_member_limit=2, reward=100,
+                                        reward_unit=rules.RewardUnit.POINTS,
+                                        point_value_minor=10)
+    await run(database, campaign.id)
+    done = await grant(database, campaign.id)
+    assert (done.granted, done.total_cost_minor) == (4, 4000)
+    assert (await grant(database, campaign.id)).granted == 0
+    async with database.unit_of_work(write=False) as uow:
+        assert await uow.points.balances(a) == {a[0]: 200, a[1]: 200}
 
 
 async def _hold_connection(db):

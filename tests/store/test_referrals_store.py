@@ -82,7 +82,7 @@ async def test_first_purchase_in_the_window_converts_and_rewards_once(database):
     assert referral.status is ReferralStatus.JOINED and referral.flags == ()
     assert referral.window_ends_on == date(2026, 4, 9)
     assert await _rewards(database, referral.id) == {
-        (Beneficiary.INVITEE, Trigger.JOIN): (50, RewardStatus.PAYABLE)}
+        (Beneficiary.INVITEE, Trigger.JOIN): (50, RewardStatus.PAID)}
 
     await _buy(database, invitee.id, NOW + timedelta(days=3), "buy-1")
     first = await _process(database, as_of=NOW + timedelta(days=2))
@@ -97,8 +97,12 @@ async def test_first_purchase_in_the_window_converts_and_rewards_once(database):
     assert stored.status is ReferralStatus.CONVERTED
     assert stored.first_purchase_on == date(2026, 3, 13)
     assert await _rewards(database, referral.id) == {
-        (Beneficiary.INVITEE, Trigger.JOIN): (50, RewardStatus.PAYABLE),
-        (Beneficiary.REFERRER, Trigger.FIRST_PURCHASE): (200, RewardStatus.PAYABLE)}
+        (Beneficiary.INVITEE, Trigger.JOIN): (50, RewardStatus.PAID),
+        (Beneficiary.REFERRER, Trigger.FIRST_PURCHASE): (200, RewardStatus.PAID)}
+    # Points rewards are paid into the points ledger, once however often processing runs.
+    async with database.unit_of_work(write=False) as uow:
+        assert await uow.points.balances([inviter.id, invitee.id]) == {inviter.id: 200,
+                                                                      invitee.id: 50}
 
 
 async def test_a_purchase_after_the_window_does_not_convert(database):

@@ -388,6 +388,16 @@ class ReferralRepository:
             .values(status=to.value, decided_at=now))
         return result.rowcount
 
+    async def payable_points_rewards(self, referral_ids: Iterable[int] | None = None
+                                     ) -> list[Reward]:
+        """PAYABLE rewards that carry points (of some referrals, or all), oldest first."""
+        query = select(referral_rewards).where(
+            referral_rewards.c.status == RewardStatus.PAYABLE.value, referral_rewards.c.points > 0)
+        if referral_ids is not None:
+            query = query.where(referral_rewards.c.referral_id.in_(list(referral_ids)))
+        rows = await self.conn.execute(query.order_by(referral_rewards.c.id))
+        return [_reward(row) for row in rows]
+
     async def mark_paid(self, reward_ids: Iterable[int], *, now: datetime) -> int:
         """PAYABLE -> PAID for the given rewards (others are left alone); returns how many."""
         result = await self.conn.execute(
