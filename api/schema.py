@@ -17,6 +17,7 @@ from strawberry.tools import merge_types
 from api.errors import MaskUnexpectedErrors
 from api.mutations.badges import BadgeMutations
 from api.mutations.campaigns import CampaignMutations
+from api.mutations.churn import ChurnMutations
 from api.mutations.events import EventMutations
 from api.mutations.experiments import ExperimentMutations
 from api.mutations.lifecycle import LifecycleMutations
@@ -26,6 +27,7 @@ from api.mutations.referrals import ReferralMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
 from api.queries_badges import BadgeQueries
+from api.queries_churn import ChurnQueries
 from api.queries_lifecycle import LifecycleQueries
 from api.queries_points import PointsQueries
 from api.queries_referrals import ReferralQueries
@@ -43,6 +45,7 @@ Query = merge_types("Query", (
     PointsQueries,
     ReferralQueries,
     LifecycleQueries,
+    ChurnQueries,
 ))
 Mutation = merge_types("Mutation", (
     MemberMutations,
@@ -54,6 +57,7 @@ Mutation = merge_types("Mutation", (
     ExperimentMutations,
     ReferralMutations,
     LifecycleMutations,
+    ChurnMutations,
 ))
 
 MAX_DEPTH = 10

@@ -14,6 +14,7 @@ from domain.store.repositories import (
     AuditRepository,
     BadgeRepository,
     CampaignRepository,
+    ChurnScoreRepository,
     EventRepository,
     ExperimentRepository,
     HistoryRepository,
@@ -124,6 +125,7 @@ class SqlAlchemyUnitOfWork:
         self.events = EventRepository(conn)
         self.activity = ActivityRepository(conn)
         self.histories = HistoryRepository(conn)
+        self.churn_scores = ChurnScoreRepository(conn)
         self.points = PointsRepository(conn)
         self.experiments = ExperimentRepository(conn)
         self.tokens = TokenRepository(conn)

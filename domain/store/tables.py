@@ -531,3 +531,30 @@ churn_signals = Table(
     Index("ix_churn_signals_level_days_inactive_member_id", "level", "days_inactive",
           "member_id"),
 )
+
+# --- churn scores ---
+# Every fit of the customer-base models (BG/NBD, Gamma-Gamma), newest last.
+churn_models = Table(
+    "churn_models",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("horizon_days", Integer, nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("bgnbd", JSON, nullable=False),  # params, logLikelihood, n, converged, iterations
+    Column("gamma_gamma", JSON, nullable=False),
+    Column("fitted_at", UtcDateTime, nullable=False),
+)
+
+# The latest fit's score per buyer (a scoring run replaces them all).
+churn_scores = Table(
+    "churn_scores",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("model_id", Id, ForeignKey("churn_models.id"), nullable=False),
+    Column("p_alive", Float, nullable=False),
+    Column("expected_transactions", Float, nullable=False),
+    Column("expected_spend_minor", Float, nullable=False),
+    Column("value_lost_minor", BigInteger, nullable=False),
+    Index("ix_churn_scores_value_lost_minor_member_id", "value_lost_minor", "member_id"),
+)

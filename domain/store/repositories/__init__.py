@@ -4,6 +4,7 @@ from domain.store.repositories.activity import ActivityRepository
 from domain.store.repositories.audit import AuditRepository
 from domain.store.repositories.badges import BadgeRepository
 from domain.store.repositories.campaigns import CampaignRepository
+from domain.store.repositories.churn_scores import ChurnScoreRepository
 from domain.store.repositories.events import EventRepository
 from domain.store.repositories.experiments import ExperimentRepository
 from domain.store.repositories.histories import HistoryRepository
@@ -19,6 +20,7 @@ __all__ = [
     "AuditRepository",
     "BadgeRepository",
     "CampaignRepository",
+    "ChurnScoreRepository",
     "EventRepository",
     "HistoryRepository",
     "ExperimentRepository",
