@@ -14,7 +14,9 @@ from domain.store.repositories import (
     AuditRepository,
     CampaignRepository,
     EventRepository,
+    FeatureRepository,
     MemberRepository,
+    TierModelRepository,
     TierRepository,
     TokenRepository,
 )
@@ -119,6 +121,8 @@ class SqlAlchemyUnitOfWork:
         self.activity = ActivityRepository(conn)
         self.tokens = TokenRepository(conn)
         self.audit = AuditRepository(conn)
+        self.features = FeatureRepository(conn)
+        self.tier_models = TierModelRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:
