@@ -18,6 +18,7 @@ from api.types import enums
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
+from api.types.tier_models import TierModel
 from api.types.tiers import Tier, TierAssignment
 from domain import members
 from domain.access import Permission
@@ -68,6 +69,7 @@ _NODE_PERMISSIONS = {
     "Member": Permission.READ_MEMBERS, "Event": Permission.READ_MEMBERS,
     "TierAssignment": Permission.READ_MEMBERS, "MemberMerge": Permission.READ_MEMBERS,
     "Tier": Permission.READ_COMMUNITY, "Campaign": Permission.READ_COMMUNITY,
+    "TierModel": Permission.READ_COMMUNITY,
 }
 
 
@@ -97,6 +99,9 @@ class CommunityQueries:
             if type_name == "TierAssignment":
                 found = await uow.tiers.get_assignment(pk)
                 return TierAssignment.from_domain(found) if found else None
+            if type_name == "TierModel":
+                found = await uow.tier_models.get(pk)
+                return TierModel.from_domain(found) if found else None
             if type_name == "MemberMerge":
                 found = await uow.members.get_merge(pk)
                 return MemberMerge.from_domain(found) if found else None

@@ -18,18 +18,21 @@ from api.errors import MaskUnexpectedErrors
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.events import EventMutations
 from api.mutations.members import MemberMutations
+from api.mutations.tier_models import TierModelMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
+from api.queries_tier_models import TierModelQueries
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
 from api.types.scalars import SCALARS
+from api.types.tier_models import TierModel
 from api.types.tiers import Tier, TierAssignment
 
 # Each area adds its query and mutation classes here.
-Query = merge_types("Query", (CommunityQueries,))
+Query = merge_types("Query", (CommunityQueries, TierModelQueries))
 Mutation = merge_types("Mutation", (MemberMutations, TierMutations, CampaignMutations,
-                                    EventMutations))
+                                    EventMutations, TierModelMutations))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -64,7 +67,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
-        types=[Member, Identity, MemberMerge, Tier, TierAssignment, Campaign, Event],
+        types=[Member, Identity, MemberMerge, Tier, TierAssignment, Campaign, Event, TierModel],
         extensions=[
             MaskUnexpectedErrors,
             RequestLimits,

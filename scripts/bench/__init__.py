@@ -12,6 +12,7 @@ BENCHMARKS = {
     "api": ("scripts.bench.api", "GraphQL members page vs a plain Starlette JSON endpoint"),
     "import": ("scripts.bench.ingest", "event import throughput (CSV and JSON Lines)"),
     "seed": ("scripts.bench.seed", "demo community generation and write time"),
+    "retier": ("scripts.bench.retier", "tier model preview and apply over 1,000,000 members"),
 }
 
 

@@ -104,6 +104,10 @@ class FeatureRepository:
     def names() -> frozenset[str]:
         return frozenset(CATALOGUE)
 
+    @staticmethod
+    def describe() -> list[tuple[str, str]]:
+        return describe()
+
     async def load(self, names: Iterable[str], *, as_of: date, window_days: int
                    ) -> MemberFeatures:
         """The named features of every active (not merged) member, by member id ascending."""
@@ -126,9 +130,12 @@ class FeatureRepository:
 
     async def _activity(self, features: list[Feature], window: Window,
                         member_ids: np.ndarray) -> dict[str, np.ndarray]:
-        where = f"d.day <= {window.as_of}"
-        if not any(f.lifetime for f in features):  # only the window's rows are read
-            where += f" AND d.day > {window.since}"
+        # A scan in member order groups without a sort; SQLite must not pick the day index
+        # for the date range (random row lookups, then a sort): `+d.day` keeps it off.
+        day = "+d.day" if window.dialect == "sqlite" else "d.day"
+        where = f"{day} <= {window.as_of}"
+        if not any(f.lifetime for f in features):  # only the window's rows count
+            where += f" AND {day} > {window.since}"
         columns = ", ".join(f"CAST({f.sql(window)} AS BIGINT)" for f in features)
         rows = await self._fetch(f"SELECT d.member_id, {columns} FROM member_days d "
                                  f"WHERE {where} GROUP BY d.member_id ORDER BY d.member_id",
