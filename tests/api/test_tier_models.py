@@ -15,7 +15,8 @@ RUN = "members changed heldByGrace protectedManual moves { fromTier { key } toTi
 CREATE = """
 mutation($input: CreateTierModelInput!) {
   createTierModel(input: $input) {
-    tierModel { id kind version active graceDays tiers { tier { key } minimums { feature minimum } } }
+    tierModel { id kind version active graceDays
+                tiers { tier { key } minimums { feature minimum } } }
     userErrors { field code message }
   }
 }"""
@@ -23,17 +24,17 @@ APPLY = """
 mutation($input: ApplyTierModelInput!) {
   applyTierModel(input: $input) {
     tierModel { version active }
-    result { %s }
+    result { RUN }
     userErrors { field code message }
   }
-}""" % RUN
+}""".replace("RUN", RUN)
 PREVIEW = """
 query($input: ApplyTierModelInput!) {
   previewTierModel(input: $input) {
-    preview { %s tierCounts { tier { key } before after } }
+    preview { RUN tierCounts { tier { key } before after } }
     userErrors { field code message }
   }
-}""" % RUN
+}""".replace("RUN", RUN)
 LIST = "{ tierModels(first: 10) { totalCount nodes { version active kind } } }"
 TODAY = date.today()
 
@@ -42,7 +43,8 @@ TODAY = date.today()
 async def tiers(database):
     core = await make_tier(database, key="core", rank=1)
     basic = await make_tier(database, key="basic", rank=2)
-    big, small = (await make_member(database)), (await make_member(database))
+    big = await make_member(database)
+    await make_member(database)  # no activity
     async with database.unit_of_work() as uow:
         await uow.connection.execute(member_days.insert(), [
             dict(member_id=big.id, day=TODAY - timedelta(days=1), events=3, logins=1, posts=1,
