@@ -117,3 +117,18 @@ async def test_preview_writes_nothing(database, community):
     async with database.unit_of_work(write=False) as uow:
         assert (await uow.members.get(m[0].id)).tier_id is None
         assert await uow.tier_models.count() == 0
+
+
+async def test_a_large_run_rebuilds_the_tier_index_and_keeps_it(database, community,
+                                                                monkeypatch):
+    from domain.store.repositories import tier_models as repository
+
+    core, basic, m = community
+    monkeypatch.setattr(repository, "_REBUILD_INDEXES_FROM", 1)
+    async with database.unit_of_work() as uow:
+        await retiering.apply_tier_model(uow=uow, spec=spend_model(core, basic), actor="t",
+                                         as_of=AS_OF, now=NOW)
+    async with database.unit_of_work(write=False) as uow:
+        assert [(await uow.members.get(x.id)).tier_id for x in m] == [core.id, basic.id,
+                                                                      basic.id]
+        assert (await uow.tiers.member_counts([core.id, basic.id])) == {core.id: 1, basic.id: 2}

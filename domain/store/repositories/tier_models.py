@@ -21,6 +21,10 @@ from domain.store.tables import tier_models
 from domain.tier_models import TierModel, TierModelSpec
 
 _SQLITE_BATCH = 100_000
+_SQLITE_CACHE_KIB = -262_144  # page cache during a re-tiering write: up to 256 MiB
+# From this many moved members on, SQLite rebuilds the members indexes on tier_id once
+# (a sort) instead of updating them a row at a time (measured: 14 s -> 9 s at 1,000,000).
+_REBUILD_INDEXES_FROM = 50_000
 
 
 def _model(row) -> TierModel:
@@ -129,8 +133,29 @@ def _batches(rows: list, size: int = _SQLITE_BATCH):
         yield rows[start:start + size]
 
 
-async def _sqlite_write(raw, *, ids, new, old, gone_ids, fresh_ids, fresh_since, version,
-                        actor, reason, now) -> None:
+async def _sqlite_write(raw, *, ids, **rest) -> None:
+    # The default 2 MiB page cache spills a big transaction to the WAL page by page
+    # (measured: 157 s for a plain UPDATE of 1,000,000 members, 14 s with 256 MiB).
+    before = (await (await raw.execute("PRAGMA cache_size")).fetchone())[0]
+    await raw.execute(f"PRAGMA cache_size={_SQLITE_CACHE_KIB}")
+    indexes = []
+    if len(ids) >= _REBUILD_INDEXES_FROM:  # DDL inside our transaction: all or nothing
+        cursor = await raw.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'members' "
+            "AND sql LIKE '%tier_id%'")
+        indexes = list(await cursor.fetchall())
+    try:
+        for name, _ in indexes:
+            await raw.execute(f'DROP INDEX "{name}"')
+        await _sqlite_statements(raw, ids=ids, **rest)
+        for _, sql in indexes:
+            await raw.execute(sql)
+    finally:
+        await raw.execute(f"PRAGMA cache_size={int(before)}")
+
+
+async def _sqlite_statements(raw, *, ids, new, old, gone_ids, fresh_ids, fresh_since, version,
+                             actor, reason, now) -> None:
     at = _sqlite_time(now)
     for batch in _batches(list(zip(new, ids, strict=True))):
         await raw.executemany(
