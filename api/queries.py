@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from api.nodes import NODE_TYPES
 from api.relay import (
     Connection,
     Node,
@@ -15,12 +16,10 @@ from api.relay import (
     pk_of,
 )
 from api.types import enums
-from api.types.badges import Badge
 from api.types.campaigns import Campaign
-from api.types.events import Event
 from api.types.lifecycle import LifecycleStage
-from api.types.members import Identity, Member, MemberMerge
-from api.types.tiers import Tier, TierAssignment
+from api.types.members import Identity, Member
+from api.types.tiers import Tier
 from domain import members
 from domain.access import Permission
 from domain.campaigns import CampaignStatus
@@ -69,14 +68,6 @@ def _selects(selections, name: str) -> bool:
     return False
 
 
-_NODE_PERMISSIONS = {
-    "Member": Permission.READ_MEMBERS, "Event": Permission.READ_MEMBERS,
-    "TierAssignment": Permission.READ_MEMBERS, "MemberMerge": Permission.READ_MEMBERS,
-    "Tier": Permission.READ_COMMUNITY, "Campaign": Permission.READ_COMMUNITY,
-    "Badge": Permission.READ_COMMUNITY,
-}
-
-
 @strawberry.type
 class CommunityQueries:
     @strawberry.field(description="The caller's role.")
@@ -87,30 +78,10 @@ class CommunityQueries:
 
     @strawberry.field(description="Any object by its global id; null when it does not exist.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
-        type_name, pk = from_global_id(id, expected=tuple(_NODE_PERMISSIONS))
-        info.context.require(_NODE_PERMISSIONS[type_name])
-        loaders = info.context.loaders
-        if type_name == "Member":
-            found = await loaders.member.load(pk)
-            return Member.from_domain(found, personal=info.context.personal) if found else None
-        if type_name == "Tier":
-            found = await loaders.tier.load(pk)
-            return Tier.from_domain(found) if found else None
-        if type_name == "Campaign":
-            found = await loaders.campaign.load(pk)
-            return Campaign.from_domain(found) if found else None
-        if type_name == "Badge":
-            found = await loaders.badge.load(pk)
-            return Badge.from_domain(found) if found else None
-        async with info.context.db.unit_of_work(write=False) as uow:
-            if type_name == "TierAssignment":
-                found = await uow.tiers.get_assignment(pk)
-                return TierAssignment.from_domain(found) if found else None
-            if type_name == "MemberMerge":
-                found = await uow.members.get_merge(pk)
-                return MemberMerge.from_domain(found) if found else None
-            found = await uow.events.get(pk)
-            return Event.from_domain(pk, found) if found else None
+        type_name, pk = from_global_id(id, expected=tuple(NODE_TYPES))
+        node_type = NODE_TYPES[type_name]
+        info.context.require(node_type.permission)
+        return await node_type.fetch(info, pk)
 
     @strawberry.field(description="Members, filtered, in a stable order, 100 per page at most.")
     async def members(self, info: strawberry.Info, first: int = DEFAULT_PAGE_SIZE,

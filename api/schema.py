@@ -24,6 +24,7 @@ from api.mutations.lifecycle import LifecycleMutations
 from api.mutations.members import MemberMutations
 from api.mutations.points import PointsMutations
 from api.mutations.referrals import ReferralMutations
+from api.mutations.tier_models import TierModelMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
 from api.queries_badges import BadgeQueries
@@ -31,11 +32,13 @@ from api.queries_churn import ChurnQueries
 from api.queries_lifecycle import LifecycleQueries
 from api.queries_points import PointsQueries
 from api.queries_referrals import ReferralQueries
+from api.queries_tier_models import TierModelQueries
 from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
 from api.types.scalars import SCALARS
+from api.types.tier_models import TierModel
 from api.types.tiers import Tier, TierAssignment
 
 # Each area adds its query and mutation classes here, one per line.
@@ -46,6 +49,7 @@ Query = merge_types("Query", (
     ReferralQueries,
     LifecycleQueries,
     ChurnQueries,
+    TierModelQueries,
 ))
 Mutation = merge_types("Mutation", (
     MemberMutations,
@@ -58,6 +62,7 @@ Mutation = merge_types("Mutation", (
     ReferralMutations,
     LifecycleMutations,
     ChurnMutations,
+    TierModelMutations,
 ))
 
 MAX_DEPTH = 10
@@ -94,7 +99,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         types=[Member, Identity, MemberMerge, Tier, TierAssignment, Campaign, Event,
-               Badge],
+               Badge, TierModel],
         extensions=[
             MaskUnexpectedErrors,
             RequestLimits,

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from domain import access, campaigns, events, members, tiers
+from domain import access, campaigns, events, members, tier_models, tiers
 
 
 def mirror(domain_enum: type[Enum], name: str, description: str) -> type[Enum]:
@@ -26,3 +26,5 @@ CampaignStatus = mirror(campaigns.CampaignStatus, "CampaignStatus",
                         "DRAFT -> SCHEDULED -> RUNNING -> ENDED, or CANCELLED.")
 EventType = mirror(events.EventType, "EventType", "Behaviour event types.")
 Role = mirror(access.Role, "Role", "What a token may do.")
+TierModelKind = mirror(tier_models.TierModelKind, "TierModelKind",
+                       "THRESHOLDS, QUOTAS (value x engagement percentiles), RFM or KMEANS.")

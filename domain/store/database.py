@@ -17,11 +17,13 @@ from domain.store.repositories import (
     ChurnScoreRepository,
     EventRepository,
     ExperimentRepository,
+    FeatureRepository,
     HistoryRepository,
     LifecycleRepository,
     MemberRepository,
     PointsRepository,
     ReferralRepository,
+    TierModelRepository,
     TierRepository,
     TokenRepository,
 )
@@ -133,6 +135,8 @@ class SqlAlchemyUnitOfWork:
         self.badges = BadgeRepository(conn)
         self.referrals = ReferralRepository(conn)
         self.lifecycle = LifecycleRepository(conn)
+        self.features = FeatureRepository(conn)
+        self.tier_models = TierModelRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

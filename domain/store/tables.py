@@ -558,3 +558,28 @@ churn_scores = Table(
     Column("value_lost_minor", BigInteger, nullable=False),
     Index("ix_churn_scores_value_lost_minor_member_id", "value_lost_minor", "member_id"),
 )
+
+# --- tier_models ---
+# Versioned tier models (kind + parameters JSON); applying one makes it the only active one.
+tier_models = Table(
+    "tier_models",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("version", Integer, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("activated_at", UtcDateTime),
+)
+
+# Humane demotion: since when a model run has wanted to demote a member (cleared when a run
+# no longer wants it or the demotion is applied).
+tier_demotion_pending = Table(
+    "tier_demotion_pending",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("since", UtcDateTime, nullable=False),
+    Column("model_version", Integer, nullable=False),
+)

@@ -14,6 +14,7 @@ BENCHMARKS = {
     "import": ("scripts.bench.ingest", "event import throughput (CSV and JSON Lines)"),
     "lifecycle": ("scripts.bench.lifecycle", "lifecycle + churn refresh of 1,000,000 members"),
     "seed": ("scripts.bench.seed", "demo community generation and write time"),
+    "retier": ("scripts.bench.retier", "tier model preview and apply over 1,000,000 members"),
 }
 
 

@@ -7,11 +7,13 @@ from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.churn_scores import ChurnScoreRepository
 from domain.store.repositories.events import EventRepository
 from domain.store.repositories.experiments import ExperimentRepository
+from domain.store.repositories.features import FeatureRepository
 from domain.store.repositories.histories import HistoryRepository
 from domain.store.repositories.lifecycle import LifecycleRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.points import PointsRepository
 from domain.store.repositories.referrals import ReferralRepository
+from domain.store.repositories.tier_models import TierModelRepository
 from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
 
@@ -28,6 +30,9 @@ __all__ = [
     "MemberRepository",
     "PointsRepository",
     "ReferralRepository",
+    "FeatureRepository",
+    "MemberRepository",
+    "TierModelRepository",
     "TierRepository",
     "TokenRepository",
 ]
