@@ -3,8 +3,9 @@ rollup, fetched in bulk as numpy arrays (a million members in seconds).
 
 The catalogue declares each feature once: its name, what it means, where it comes from
 (a per-member expression over `members m`, or an aggregate over the member's rollup rows
-`member_days d`) and its SQL. A later feature (points balance, accepted referrals) is one
-more entry, e.g. a correlated sub-select over its own table in the `members` source.
+`member_days d`) and its SQL. Features of other areas (points balance, accepted and
+converted referrals) are correlated sub-selects over their own tables in the `members`
+source.
 Windowed features count the UTC days in (as_of - window_days, as_of].
 """
 
@@ -88,6 +89,19 @@ CATALOGUE: dict[str, Feature] = {f.name: f for f in (
             missing=NEVER_ACTIVE_RECENCY),
     Feature("tenure_days", "Days from the join day to the as-of day.", "members",
             lambda w: w.days_until_as_of(w.joined_day())),
+    Feature("points_balance", "Current points balance (the ledger now, not as of the day).",
+            "members", lambda w: "coalesce((SELECT b.balance FROM points_balances b"
+                                 " WHERE b.member_id = m.id), 0)"),
+    Feature("referrals_accepted", "Invitees who joined with the member's code on or before "
+            "the as-of day (referrals a reviewer rejected excluded).", "members",
+            lambda w: "(SELECT count(*) FROM referrals r WHERE r.inviter_id = m.id"
+                      f" AND r.join_day <= {w.as_of} AND r.review <> 'rejected')"),
+    Feature("referrals_converted", "Invitees of the member whose first purchase inside the "
+            "attribution window fell on or before the as-of day (rejected excluded).",
+            "members",
+            lambda w: "(SELECT count(*) FROM referrals r WHERE r.inviter_id = m.id"
+                      f" AND r.first_purchase_on <= {w.as_of} AND r.status = 'converted'"
+                      " AND r.review <> 'rejected')"),
 )}
 
 
