@@ -51,7 +51,7 @@ class FakeEvents:
 
     async def insert_new(self, batch, *, received_at):
         self.calls += 1
-        new = {e.external_id: e for e in batch if e.external_id not in self.store}
+        new = {e.external_id: e for e in batch.events() if e.external_id not in self.store}
         self.pending.update(new)
         if self.calls == self.fail_on_call:
             raise ConnectionError("the database went away")
