@@ -303,10 +303,9 @@ async def bind_columns(*, uow, columns: EventColumns
     by_id: dict[int, int] = {}
     for start in range(0, len(ids), RESOLVE_IDS):
         by_id.update(await uow.members.resolve_active(ids[start:start + RESOLVE_IDS]))
-    wanted = {IdentityKey(_CHANNELS[c], x): (c, x)
-              for c, x in {d for d in columns.identity if d is not None}}
-    owners = await uow.members.identity_owners(tuple(wanted)) if wanted else {}
-    by_key = {wanted[k]: member for k, member in owners.items()}
+    keys = {d for d in columns.identity if d is not None}
+    keys.discard(None)
+    by_key = await uow.events.identity_members(keys) if keys else {}
     get_id, get_key = by_id.get, by_key.get
     bound = [get_id(m) if m is not None else get_key(d)
              for m, d in zip(columns.member_id, columns.identity, strict=True)]

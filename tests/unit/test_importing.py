@@ -49,6 +49,10 @@ class FakeEvents:
         self.store, self.fail_on_call, self.calls = store, fail_on_call, 0
         self.pending: dict = {}
 
+    async def identity_members(self, keys):
+        owners = {(str(k.channel), k.external_id): m for k, m in self.identities.items()}
+        return {k: owners[k] for k in keys if k in owners}
+
     async def insert_new(self, batch, *, received_at):
         self.calls += 1
         new = {e.external_id: e for e in batch.events() if e.external_id not in self.store}
@@ -64,6 +68,7 @@ class FakeUnitOfWork:
     def __init__(self, members: FakeMembers, store: dict, fail_on_call=None) -> None:
         self.members = members
         self.events = FakeEvents(store, fail_on_call)
+        self.events.identities = members.identities
 
     async def __aenter__(self):
         return self

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, any_, bindparam, func, select
+from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import Event, EventColumns, EventType, at
 from domain.members import Channel
 from domain.store.repositories.activity import ActivityRepository
-from domain.store.tables import events
+from domain.store.tables import events, member_identities
 
 # One statement inserts a whole batch sent as a JSON array of rows (see insert_new).
 # occurred_at travels as integer microseconds since the epoch (formatting datetimes in
@@ -104,6 +104,33 @@ class EventRepository:
         result = await self.conn.exec_driver_sql(_SQLITE_INSERT,
                                                  (_sqlite_time(received_at), payload))
         return result.rowcount
+
+    async def identity_members(self, keys: Iterable[tuple[str, str]]
+                               ) -> dict[tuple[str, str], int]:
+        """The member holding each known (channel, external id) identity: what
+        MemberRepository.identity_owners answers, in one statement for any number of keys
+        and without an object per key (an import binds thousands per chunk)."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        table = member_identities
+        if self.conn.dialect.name == "postgresql":
+            wanted = select(
+                func.unnest(bindparam("channels", [c for c, _ in keys],
+                                      type_=postgresql.ARRAY(String))).label("channel"),
+                func.unnest(bindparam("external_ids", [x for _, x in keys],
+                                      type_=postgresql.ARRAY(String))).label("external_id"),
+            ).subquery()
+            statement = select(table.c.channel, table.c.external_id, table.c.member_id).join(
+                wanted, and_(table.c.channel == wanted.c.channel,
+                             table.c.external_id == wanted.c.external_id))
+            rows = await self.conn.execute(statement)
+        else:
+            rows = await self.conn.exec_driver_sql(
+                "SELECT i.channel, i.external_id, i.member_id FROM json_each(?) AS k"
+                " JOIN member_identities AS i ON i.channel = json_extract(k.value, '$[0]')"
+                " AND i.external_id = json_extract(k.value, '$[1]')", (json.dumps(keys),))
+        return {(channel, external_id): member for channel, external_id, member in rows}
 
     async def recent_for_members(self, member_ids, *, limit: int
                                  ) -> dict[int, list[tuple[int, Event]]]:
