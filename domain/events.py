@@ -7,10 +7,12 @@ stores it once, so a client (or an import) can retry a batch safely.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+import numpy as np
 
 from domain import errors
 from domain.members import Channel, IdentityKey
@@ -18,6 +20,10 @@ from domain.members import Channel, IdentityKey
 MAX_BATCH = 1000  # events per recordEvents call
 MAX_FUTURE_SKEW = timedelta(minutes=5)  # clocks drift; events from tomorrow are bugs
 MAX_AMOUNT_MINOR = 10**11
+MAX_EXTERNAL_ID = 128  # characters
+RESOLVE_IDS = 20_000  # distinct member ids per lookup: well below bind-parameter limits
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 class EventType(StrEnum):
@@ -117,8 +123,9 @@ class RecordResult:
 def check_event(raw: EventInput, *, now: datetime) -> EventInput:
     """Check one event's own fields (not its member); return it normalised."""
     external_id = raw.external_id.strip() if raw.external_id else ""
-    if not external_id or len(external_id) > 128:
-        raise InvalidEvent("externalId must be 1-128 characters", field="externalId")
+    if not external_id or len(external_id) > MAX_EXTERNAL_ID:
+        raise InvalidEvent(f"externalId must be 1-{MAX_EXTERNAL_ID} characters",
+                           field="externalId")
     try:
         kind = _EVENT_TYPES[raw.type]
     except (KeyError, TypeError):
@@ -152,75 +159,216 @@ def check_event(raw: EventInput, *, now: datetime) -> EventInput:
                       channel=channel, properties=raw.properties or None)
 
 
+@dataclass(slots=True)
+class EventColumns:
+    """Checked events column by column: what an import holds per chunk instead of an
+    object per row (index `i` of every list is one event).
+
+    `key` is the row's key in its batch (an index, a file line). Before `bind_columns`,
+    `member_id` and `identity` are as given (one of them None); after it `member_id` is
+    the member the event is stored for, `origin_member_id` the member it named (see
+    Event), and `identity` is no longer needed.
+    """
+
+    key: list[int] = field(default_factory=list)
+    external_id: list[str] = field(default_factory=list)
+    type: list[EventType] = field(default_factory=list)
+    occurred_us: list[int] = field(default_factory=list)  # UTC microseconds since EPOCH
+    member_id: list[int | None] = field(default_factory=list)
+    identity: list[tuple[str, str] | None] = field(default_factory=list)  # (channel, id)
+    amount_minor: list[int | None] = field(default_factory=list)
+    channel: list[str | None] = field(default_factory=list)
+    properties: list[dict[str, Any] | None] = field(default_factory=list)
+    origin_member_id: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def append(self, key: int, event: EventInput) -> None:
+        """Add one event `check_event` returned."""
+        self.key.append(key)
+        self.external_id.append(event.external_id)
+        self.type.append(event.type)
+        self.occurred_us.append(microseconds(event.occurred_at))
+        self.member_id.append(event.member_id)
+        identity = event.identity
+        self.identity.append(None if identity is None
+                             else (str(identity.channel), identity.external_id))
+        self.amount_minor.append(event.amount_minor)
+        self.channel.append(event.channel)
+        self.properties.append(event.properties)
+
+    def extend(self, other: EventColumns) -> None:
+        for column in _COLUMNS:
+            getattr(self, column).extend(getattr(other, column))
+
+    def take(self, indexes: Sequence[int]) -> EventColumns:
+        """The events at `indexes`, in that order."""
+        out = EventColumns()
+        for column in _COLUMNS:
+            values = getattr(self, column)
+            if values:
+                setattr(out, column, [values[i] for i in indexes])
+        return out
+
+    @classmethod
+    def of_events(cls, events: Sequence[Event]) -> EventColumns:
+        """Bound events (from `Event` objects) as columns."""
+        out = cls(key=list(range(len(events))))
+        for e in events:
+            out.external_id.append(e.external_id)
+            out.type.append(e.type)
+            out.occurred_us.append(microseconds(e.occurred_at))
+            out.member_id.append(e.member_id)
+            out.origin_member_id.append(e.origin_member_id or e.member_id)
+            out.amount_minor.append(e.amount_minor)
+            out.channel.append(e.channel)
+            out.properties.append(e.properties)
+        out.identity = [None] * len(events)
+        return out
+
+    def events(self) -> list[Event]:
+        """Bound events as `Event` objects (for callers that want rows, not speed)."""
+        return [Event(external_id=x, member_id=m, type=t, occurred_at=at(us),
+                      amount_minor=a, channel=_CHANNELS[c] if c else None, properties=p,
+                      origin_member_id=o)
+                for x, m, t, us, a, c, p, o in zip(
+                    self.external_id, self.member_id, self.type, self.occurred_us,
+                    self.amount_minor, self.channel, self.properties, self.origin_member_id,
+                    strict=True)]
+
+
+_COLUMNS = tuple(f.name for f in fields(EventColumns))
+
+
+def microseconds(moment: datetime) -> int:
+    """An aware datetime as UTC microseconds since EPOCH (how EventColumns hold times)."""
+    return (moment - EPOCH) // MICROSECOND
+
+
+def at(us: int) -> datetime:
+    """The aware UTC datetime of `microseconds`' result."""
+    return EPOCH + us * MICROSECOND
+
+
+def check_columns(columns: EventColumns, *, now: datetime) -> list[int]:
+    """`check_event`'s rules over columns: the indexes of the events that may break one.
+
+    A fast filter for bulk imports, never the judge: it flags every event `check_event`
+    rejects (and may flag more); the caller puts the flagged ones through `check_event`
+    for the verdict and its message. The columns must already be normal (external ids
+    stripped, types EventType; what the file reader's fast path produces).
+    """
+    n = len(columns)
+    bad: set[int] = set()
+    ids = columns.external_id
+    if not (min(map(len, ids), default=1) > 0 and max(map(len, ids), default=0)
+            <= MAX_EXTERNAL_ID and all(map(str.__eq__, ids, map(str.strip, ids)))):
+        bad.update(i for i, x in enumerate(ids)
+                   if not 0 < len(x) <= MAX_EXTERNAL_ID or x.strip() != x)
+    kinds = columns.type
+    if any(k.__class__ is not EventType for k in set(kinds)):
+        bad.update(i for i, k in enumerate(kinds) if k.__class__ is not EventType)
+    limit = microseconds(now + MAX_FUTURE_SKEW)
+    bad.update(np.flatnonzero(np.asarray(columns.occurred_us, dtype=np.int64) > limit).tolist())
+    amounts = columns.amount_minor
+    purchase = EventType.PURCHASE
+    carrying = [i for i, a in enumerate(amounts) if a is not None]
+    purchases = [i for i, k in enumerate(kinds) if k is purchase]
+    if carrying != purchases or not all(0 <= amounts[i] <= MAX_AMOUNT_MINOR
+                                        for i in carrying):
+        bad.update(i for i in set(carrying) | set(purchases)
+                   if kinds[i] is not purchase or amounts[i] is None
+                   or not 0 <= amounts[i] <= MAX_AMOUNT_MINOR)
+    channels = columns.channel
+    if not set(channels) <= _CHANNEL_OR_NONE:
+        bad.update(i for i, c in enumerate(channels) if c not in _CHANNEL_OR_NONE)
+    bad.update(i for i, m, d in zip(range(n), columns.member_id, columns.identity, strict=True)
+               if (m is None) is (d is None))
+    return sorted(bad)
+
+
+_CHANNEL_OR_NONE = frozenset({*_CHANNELS, None})
+
+
+async def bind_columns(*, uow, columns: EventColumns
+                       ) -> tuple[EventColumns, list[tuple[int, EventError]]]:
+    """Bind checked events to their members, following merges to the survivor.
+
+    Returns the bound events (`member_id` the member to store them for,
+    `origin_member_id` the one they named) and (key, UnknownMember) for the others.
+    One lookup per RESOLVE_IDS distinct member ids, one for the distinct identities.
+    """
+    ids = list({m for m in columns.member_id if m is not None})
+    by_id: dict[int, int] = {}
+    for start in range(0, len(ids), RESOLVE_IDS):
+        by_id.update(await uow.members.resolve_active(ids[start:start + RESOLVE_IDS]))
+    keys = {d for d in columns.identity if d is not None}
+    keys.discard(None)
+    by_key = await uow.events.identity_members(keys) if keys else {}
+    get_id, get_key = by_id.get, by_key.get
+    bound = [get_id(m) if m is not None else get_key(d)
+             for m, d in zip(columns.member_id, columns.identity, strict=True)]
+    unknown: list[tuple[int, EventError]] = []
+    if None in bound:
+        missing = [i for i, b in enumerate(bound) if b is None]
+        unknown = [(columns.key[i], UnknownMember(
+            _missing_member(columns.member_id[i], columns.identity[i]), field="memberId"))
+            for i in missing]
+        keep = sorted(set(range(len(bound))) - set(missing))
+        columns, bound = columns.take(keep), [bound[i] for i in keep]
+    columns.origin_member_id = [m if m is not None else b
+                                for m, b in zip(columns.member_id, bound, strict=True)]
+    columns.member_id = bound
+    return columns, unknown
+
+
+def _missing_member(member_id: int | None, identity: tuple[str, str] | None) -> str:
+    if member_id is not None:
+        return f"member {member_id} does not exist"
+    channel, external_id = identity
+    return f"no member has {channel} identity {external_id!r}"
+
+
+def check_events(raws: Sequence[EventInput], *, now: datetime
+                 ) -> tuple[EventColumns, list[tuple[int, EventError]]]:
+    """`check_event` over a batch: the normalised events that pass (keyed by index), and
+    (index, error) of those that do not."""
+    checked = EventColumns()
+    rejects: list[tuple[int, EventError]] = []
+    for index, raw in enumerate(raws):
+        try:
+            checked.append(index, check_event(raw, now=now))
+        except EventError as error:
+            rejects.append((index, error))
+    return checked, rejects
+
+
 async def prepare(*, uow, raws: Sequence[EventInput], now: datetime
-                  ) -> tuple[list[Event], list[tuple[int, EventError]]]:
+                  ) -> tuple[EventColumns, list[tuple[int, EventError]]]:
     """Check a batch and bind each event to its member.
 
     Returns the events that can be stored and the (index, error) of those that
     cannot. Events of a merged member are bound to the member it was merged into.
     """
     checked, rejects = check_events(raws, now=now)
-    events, unknown = await bind_members(uow=uow, checked=checked)
+    bound, unknown = await bind_columns(uow=uow, columns=checked)
     rejects.extend(unknown)
     rejects.sort(key=lambda r: r[0])
-    return events, rejects
+    return bound, rejects
 
 
-def check_events(raws: Sequence[EventInput], *, now: datetime
-                 ) -> tuple[list[tuple[int, EventInput]], list[tuple[int, EventError]]]:
-    """`check_event` over a batch: (index, normalised event) of those that pass, and
-    (index, error) of those that do not. Needs no database, so a bulk import can check
-    its next chunk while the previous one is written."""
-    checked: list[tuple[int, EventInput]] = []
-    rejects: list[tuple[int, EventError]] = []
-    for index, raw in enumerate(raws):
-        try:
-            checked.append((index, check_event(raw, now=now)))
-        except EventError as error:
-            rejects.append((index, error))
-    return checked, rejects
-
-
-async def bind_members(*, uow, checked: Sequence[tuple[int, EventInput]]
-                       ) -> tuple[list[Event], list[tuple[int, EventError]]]:
-    """Bind checked events to their members, following merges to the survivor.
-
-    `checked` pairs a key (an index, a line number) with an event `check_event`
-    returned; the result is the bound events and (key, UnknownMember) of the others.
-    """
-    ids = {e.member_id for _, e in checked if e.member_id is not None}
-    keys = {e.identity for _, e in checked if e.identity is not None}
-    by_id = await uow.members.resolve_active(ids) if ids else {}
-    by_key = await uow.members.identity_owners(tuple(keys)) if keys else {}
-    events: list[Event] = []
-    unknown: list[tuple[int, EventError]] = []
-    for key, raw in checked:
-        if raw.member_id is not None:
-            member_id = by_id.get(raw.member_id)
-        else:
-            member_id = by_key.get(raw.identity)
-        if member_id is None:
-            unknown.append((key, UnknownMember(_missing_member(raw), field="memberId")))
-            continue
-        events.append(Event(
-            external_id=raw.external_id, member_id=member_id, type=raw.type,
-            occurred_at=raw.occurred_at, amount_minor=raw.amount_minor,
-            channel=_CHANNELS[raw.channel] if raw.channel else None, properties=raw.properties,
-            origin_member_id=raw.member_id if raw.member_id is not None else member_id,
-        ))
-    return events, unknown
-
-
-def _missing_member(raw: EventInput) -> str:
-    if raw.member_id is not None:
-        return f"member {raw.member_id} does not exist"
-    return f"no member has {raw.identity.channel} identity {raw.identity.external_id!r}"
-
-
-async def store(*, uow, events: list[Event], now: datetime) -> RecordResult:
-    """Insert events whose external id is new; duplicates are counted, not stored."""
-    unique = list({e.external_id: e for e in reversed(events)}.values())
-    accepted = await uow.events.insert_new(unique, received_at=now) if unique else 0
+async def store(*, uow, events: EventColumns, now: datetime) -> RecordResult:
+    """Insert bound events whose external id is new; duplicates (stored before, or
+    earlier in `events`) are counted, not stored."""
+    ids = events.external_id
+    unique = events
+    if len(set(ids)) != len(ids):
+        first: dict[str, int] = {}
+        for index, external_id in enumerate(ids):
+            first.setdefault(external_id, index)
+        unique = events.take(sorted(first.values()))
+    accepted = await uow.events.insert_new(unique, received_at=now) if len(unique) else 0
     return RecordResult(accepted=accepted, duplicates=len(events) - accepted)
 
 

@@ -13,19 +13,20 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from itertools import islice
+from itertools import compress, islice
 from operator import itemgetter
 from typing import Any, NoReturn
+
+import numpy as np
 
 from domain import errors, events
 from domain.members import Channel, IdentityKey
 
 # Rows per transaction: a commit, and a lookup of the chunk's members, per chunk.
 DEFAULT_CHUNK = 50_000
-RESOLVE_IDS = 20_000  # distinct member ids per lookup: well below bind-parameter limits
 
 Row = tuple[int, "events.EventInput | RowError"]
 
@@ -112,7 +113,10 @@ def read_csv(lines: Iterable[bytes], *, default_tz: tzinfo | None = None) -> Ite
         raise FileError("the file is empty; a CSV import needs a header row")
     if header:
         header[0] = header[0].removeprefix("\ufeff")  # a byte order mark
-    return _csv_rows(reader, _header_positions(header), len(header), default_tz)
+    at, width = _header_positions(header), len(header)
+    # An absent column reads the empty string appended at index `width`.
+    return Rows(_csv_records(reader, width), [at.get(name, width) for name in _ALIASES],
+                default_tz)
 
 
 def _header_positions(header: list[str]) -> dict[str, int]:
@@ -133,9 +137,26 @@ def _header_positions(header: list[str]) -> dict[str, int]:
     return positions
 
 
-def _csv_rows(reader, at: dict[str, int], width: int, tz: tzinfo | None) -> Iterator[Row]:
-    # An absent column reads the empty string appended at index `width`.
-    pick = itemgetter(*(at.get(name, width) for name in _ALIASES))
+class Rows(Iterator[Row]):
+    """A file's rows. Iterating gives `(line, EventInput | RowError)` one row at a time;
+    an import instead takes the raw records in blocks (`records`) and parses a block
+    column-wise (`parse_block`), with the same results."""
+
+    def __init__(self, records: Iterator[tuple[int, list | RowError]],
+                 positions: list[int], tz: tzinfo | None) -> None:
+        self.records = records  # (line, the row's text fields | RowError)
+        self.positions = positions  # where each _ALIASES field is in a record
+        self.tz = tz
+        self._pick = itemgetter(*positions)
+
+    def __next__(self) -> Row:
+        line, record = next(self.records)
+        if isinstance(record, RowError):
+            return line, record
+        return line, _parse(self._pick(record), self.tz)
+
+
+def _csv_records(reader, width: int) -> Iterator[tuple[int, list | RowError]]:
     # The reader counts the lines it was given; a line that failed to decode was
     # never given, so `skipped` keeps line numbers physical.
     end, skipped = reader.line_num, 0
@@ -145,7 +166,7 @@ def _csv_rows(reader, at: dict[str, int], width: int, tz: tzinfo | None) -> Iter
                 start, end = end + 1, reader.line_num + skipped
                 if len(record) == width:
                     record.append("")
-                    yield start, _parse(pick(record), tz)
+                    yield start, record
                 elif record and (len(record) > 1 or record[0].strip()):  # else blank
                     yield start, MalformedRow(f"the row has {len(record)} field(s); the "
                                               f"header has {width}")
@@ -165,6 +186,10 @@ def read_jsonl(lines: Iterable[bytes], *, default_tz: tzinfo | None = None) -> I
     The member is `member_id`, or `identity_channel` + `identity_external_id`, or an
     `identity` object with `channel` and `external_id` (as the GraphQL input has it).
     """
+    return Rows(_json_records(lines), list(range(len(_ALIASES))), default_tz)
+
+
+def _json_records(lines: Iterable[bytes]) -> Iterator[tuple[int, list | RowError]]:
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -177,7 +202,7 @@ def read_jsonl(lines: Iterable[bytes], *, default_tz: tzinfo | None = None) -> I
         if not isinstance(obj, dict):
             yield number, MalformedRow(f"a line must be a JSON object, not {_kind(obj)}")
             continue
-        yield number, _parse(_json_values(obj), default_tz)
+        yield number, _json_values(obj)
 
 
 def _json_values(obj: dict[str, Any]) -> list:
@@ -324,6 +349,173 @@ def _kind(value: Any) -> str:
             type(None): "null"}.get(type(value), "a number")
 
 
+# --- parsing a block column-wise ------------------------------------------------------
+
+def parse_block(lines: Sequence[int], fields: Sequence[Sequence[Any]], tz: tzinfo | None,
+                now: datetime) -> tuple[events.EventColumns, list[tuple[int, errors.DomainError]]]:
+    """Parse and check a block of rows column by column: what `_parse` and
+    `events.check_event` do row by row, without an object per row.
+
+    `fields` holds one sequence per _ALIASES field (the rows' texts, "" when empty;
+    properties may be a decoded JSON value). Common well-formed values are parsed and
+    checked in bulk (`events.check_columns`); every row that is not plainly valid is
+    put through `_parse` and `check_event`, which decide it and word its rejection, so
+    both paths accept the same rows with the same values and reject the same rows with
+    the same messages. Returns the checked events (keyed by line) and (line, error) of
+    the rejected rows.
+    """
+    n = len(lines)
+    if not n:
+        return events.EventColumns(), []
+    (external_id, kind, occurred_at, member_id, identity_channel, identity_external_id,
+     amount_minor, channel, properties) = fields
+    slow: set[int] = set()  # rows for the row-by-row path
+
+    if not ("".join(external_id).isprintable()):  # NUL, lone surrogates, controls
+        slow.update(i for i, x in enumerate(external_id) if not x.isprintable())
+    types = list(map(_EVENT_TYPES.get, kind))
+    us, plain = _iso_microseconds(occurred_at)
+    slow.update(np.flatnonzero(~plain).tolist())
+    member = _integers(member_id, slow)
+    if any(m is not None and not 0 < m < 2**63 for m in set(member)):
+        slow.update(i for i, m in enumerate(member) if m is not None and not 0 < m < 2**63)
+    identity: list[tuple[str, str] | None] = [None] * n
+    named = sorted({*compress(range(n), identity_channel),
+                    *compress(range(n), identity_external_id)})
+    for i in named:
+        c, x = identity_channel[i], identity_external_id[i].strip()
+        if c in _CHANNELS and x and x.isprintable():
+            identity[i] = (c, x)
+        else:
+            slow.add(i)
+    amount = _integers(amount_minor, slow)
+    channels = [c or None for c in channel]
+    decoded: list[dict | None] = [None] * n
+    for i in compress(range(n), properties):
+        try:
+            decoded[i] = _properties(properties[i])
+        except RowError:
+            slow.add(i)
+
+    columns = events.EventColumns(
+        key=list(lines), external_id=list(external_id), type=types,
+        occurred_us=us.tolist(), member_id=member, identity=identity, amount_minor=amount,
+        channel=channels, properties=decoded)
+    slow.update(events.check_columns(columns, now=now))
+    rejected: list[tuple[int, errors.DomainError]] = []
+    if slow:
+        columns = columns.take(sorted(set(range(n)) - slow))
+        for i in sorted(slow):
+            values = [field[i] for field in fields]
+            item = _parse(values, tz)
+            if isinstance(item, RowError):
+                rejected.append((lines[i], item))
+                continue
+            try:
+                columns.append(lines[i], events.check_event(item, now=now))
+            except events.EventError as error:
+                rejected.append((lines[i], error))
+    return columns, rejected
+
+
+def _integers(texts: Sequence[str], slow: set[int]) -> list[int | None]:
+    """`int(text)` per non-empty text, None for empty; the index of each that fails
+    goes to `slow`."""
+    try:
+        return [int(t) if t else None for t in texts]
+    except ValueError:
+        pass
+    out: list[int | None] = []
+    for i, t in enumerate(texts):
+        try:
+            out.append(int(t) if t else None)
+        except ValueError:
+            out.append(None)
+            slow.add(i)
+    return out
+
+
+_DATE_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
+_SEPARATORS = ((4, b"-"), (7, b"-"), (13, b":"), (16, b":"))
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+# Text lengths the fast path reads: (fraction digits, "Z" or an offset).
+_SHAPES = {20: (0, False), 25: (0, True), 24: (3, False), 29: (3, True), 27: (6, False),
+           32: (6, True)}
+
+
+def _iso_microseconds(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """UTC microseconds since 1970 of ISO 8601 timestamps in their common shape
+    (YYYY-MM-DD[T ]HH:MM:SS[.fff|.ffffff](Z|+HH:MM|-HH:MM)), vectorised, and which
+    texts had that shape with valid values. The others are left to `_timestamp`."""
+    n = len(texts)
+    out, ok = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    if not n or not np.isin(lengths, list(_SHAPES)).any():
+        return out, ok
+    try:
+        array = np.array(texts, dtype=f"S{int(lengths.max())}")  # ASCII only
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return out, ok
+    chars = array.view(np.uint8).reshape(n, -1)
+    for length, (fraction, offset) in _SHAPES.items():
+        rows = np.flatnonzero(lengths == length)
+        if len(rows):
+            us, good = _shaped_microseconds(chars[rows, :length], fraction, offset)
+            out[rows] = us
+            ok[rows] = good
+    return out, ok
+
+
+def _shaped_microseconds(c: np.ndarray, fraction: int, offset: bool
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    digit = c - np.uint8(ord("0"))  # wraps around: a non-digit is > 9
+
+    def number(start: int, width: int) -> np.ndarray:
+        value = digit[:, start].astype(np.int64)
+        for k in range(start + 1, start + width):
+            value = value * 10 + digit[:, k]
+        return value
+
+    spots = list(_DATE_DIGITS)
+    good = (c[:, 10] == ord("T")) | (c[:, 10] == ord(" "))
+    for at, char in _SEPARATORS:
+        good &= c[:, at] == char[0]
+    micro, zone = 0, 19
+    if fraction:
+        good &= c[:, 19] == ord(".")
+        spots += range(20, 20 + fraction)
+        micro = number(20, fraction) * 10 ** (6 - fraction)
+        zone = 20 + fraction
+    shift = 0  # the offset, in minutes
+    if offset:
+        good &= ((c[:, zone] == ord("+")) | (c[:, zone] == ord("-"))) & (
+            c[:, zone + 3] == ord(":"))
+        spots += (zone + 1, zone + 2, zone + 4, zone + 5)
+        hours, minutes = number(zone + 1, 2), number(zone + 4, 2)
+        good &= (hours <= 23) & (minutes <= 59)
+        shift = np.where(c[:, zone] == ord("-"), -1, 1) * (hours * 60 + minutes)
+    else:
+        good &= c[:, zone] == ord("Z")
+    good &= (digit[:, spots] <= 9).all(axis=1)
+    year, month, day = number(0, 4), number(5, 2), number(8, 2)
+    hour, minute, second = number(11, 2), number(14, 2), number(17, 2)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    # Years 1 and 9999 can leave datetime's range when moved to UTC: left to _timestamp.
+    good &= (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
+    good &= (day >= 1) & (day <= month_days) & (hour <= 23) & (minute <= 59)
+    good &= second <= 59
+    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    y = year - (month <= 2)
+    era = y // 400
+    year_of_era = y - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146_097 + day_of_era - 719_468
+    seconds = days * 86_400 + hour * 3600 + minute * 60 + second - shift * 60
+    return np.where(good, seconds * 1_000_000 + micro, 0), good
+
+
 # --- storing ---------------------------------------------------------------------------
 
 async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
@@ -336,11 +528,12 @@ async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
     the same file again stores only what is missing.
     """
     report = ImportReport()
-    iterator = iter(rows)
+    iterator = rows if isinstance(rows, Rows) else iter(rows)
     chunk = _read_chunk(iterator, chunk_size, now)
     while chunk.read:
         async with uow_factory() as uow:  # one transaction per chunk
-            ready = await _bind(uow, chunk)
+            ready, unknown = await events.bind_columns(uow=uow, columns=chunk.checked)
+            chunk.rejected.extend(unknown)
             storing = asyncio.ensure_future(events.store(uow=uow, events=ready, now=now))
             await asyncio.sleep(0)  # it builds its batch and hands it to the database
             # Read and check the next chunk in a worker thread while this one is
@@ -369,35 +562,38 @@ async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
 @dataclass(slots=True)
 class _Chunk:
     read: int = 0
-    checked: list[tuple[int, events.EventInput]] = field(default_factory=list)  # by line
+    checked: events.EventColumns = field(default_factory=events.EventColumns)  # by line
     rejected: list[tuple[int, errors.DomainError]] = field(default_factory=list)  # by line
 
 
-def _read_chunk(iterator: Iterator[Row], size: int, now: datetime) -> _Chunk:
-    """Parse and check (events.check_event) up to `size` rows."""
+def _read_chunk(rows: Iterator[Row] | Rows, size: int, now: datetime) -> _Chunk:
+    """Parse and check (events.check_event) up to `size` rows: a file's rows column-wise
+    (parse_block), any other iterator of rows one by one."""
     chunk = _Chunk()
-    checked, rejected = chunk.checked, chunk.rejected
-    for line, item in islice(iterator, size):
+    rejected = chunk.rejected
+    if isinstance(rows, Rows):
+        lines: list[int] = []
+        records: list[list] = []
+        for line, record in islice(rows.records, size):
+            if record.__class__ is list:
+                lines.append(line)
+                records.append(record)
+            else:
+                rejected.append((line, record))
+        chunk.read = len(lines) + len(rejected)
+        columns = list(zip(*records, strict=True))
+        fields = [columns[i] for i in rows.positions] if records else [()] * len(_ALIASES)
+        chunk.checked, block_rejected = parse_block(lines, fields, rows.tz, now)
+        rejected.extend(block_rejected)
+        return chunk
+    checked = chunk.checked
+    for line, item in islice(rows, size):
         chunk.read += 1
         if isinstance(item, RowError):
             rejected.append((line, item))
             continue
         try:
-            checked.append((line, events.check_event(item, now=now)))
+            checked.append(line, events.check_event(item, now=now))
         except events.EventError as error:
             rejected.append((line, error))
     return chunk
-
-
-async def _bind(uow, chunk: _Chunk) -> list[events.Event]:
-    """The chunk's events bound to their members: one lookup unless it names too many."""
-    checked = chunk.checked
-    size = len(checked) or 1
-    if size > RESOLVE_IDS and len({e.member_id for _, e in checked}) > RESOLVE_IDS:
-        size = RESOLVE_IDS  # so a slice names at most RESOLVE_IDS member ids
-    ready: list[events.Event] = []
-    for start in range(0, len(checked), size):
-        bound, unknown = await events.bind_members(uow=uow, checked=checked[start:start + size])
-        ready.extend(bound)
-        chunk.rejected.extend(unknown)
-    return ready

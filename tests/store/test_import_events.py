@@ -202,3 +202,45 @@ def test_the_command_exits_1_with_rejects_and_2_for_an_unreadable_file(
 async def _identities(db, member_id):
     async with db.unit_of_work(write=False) as uow:
         return (await uow.members.identities_of([member_id]))[member_id]
+
+
+async def _rollup(db) -> list[tuple]:
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT member_id, day, events, logins, likes, purchases, revenue_minor"
+            " FROM member_days ORDER BY member_id, day"))).all()
+    return [tuple(row) for row in rows]
+
+
+async def test_the_rollup_after_imports_with_duplicates_and_rejects_equals_a_rebuild(database):
+    ann, bo = await make_member(database), await make_member(database)
+    [bo_wechat] = [i.external_id for i in (await _identities(database, bo.id))]
+    lines = [
+        f"r-1,login,{at(30)},{ann.id},,,,,",
+        f"r-2,purchase,{at(29)},,wechat,{bo_wechat},500,,",
+        f"r-1,login,{at(1)},{ann.id},,,,,",  # a duplicate within the file: not stored
+        f"r-3,purchase,{at(2)},{ann.id},,,,,",  # rejected: a purchase without an amount
+        f"r-4,like,{at(2)},,wechat,wx-nobody,,,",  # rejected: unknown member
+        f"r-5,like,{at(50)},{bo.id},,,,,",
+        f"r-6,purchase,{at(3)},{bo.id},,,250,,",
+    ]
+    first = await run_import(database, csv_rows(*lines), chunk_size=3)
+    assert (first.accepted, first.duplicates, len(first.rejected)) == (4, 1, 2)
+    again = await run_import(database, csv_rows(*lines), chunk_size=2)
+    assert (again.accepted, again.duplicates) == (0, 5)
+    maintained = await _rollup(database)
+    assert sum(row[2] for row in maintained) == len(await stored(database)) == 4
+    async with database.unit_of_work() as uow:
+        await uow.activity.rebuild()
+        await uow.commit()
+    assert await _rollup(database) == maintained
+    assert sum(row[6] for row in maintained) == 750
+
+
+async def test_identities_are_bound_in_bulk_and_unknown_ones_are_left_out(database):
+    ann = await make_member(database)
+    [wechat] = [i.external_id for i in (await _identities(database, ann.id))]
+    async with database.unit_of_work(write=False) as uow:
+        found = await uow.events.identity_members(
+            [("wechat", wechat), ("wechat", "wx-nobody"), ("douyin", wechat)])
+    assert found == {("wechat", wechat): ann.id}

@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
-from domain import importing
+from domain import events, importing
 from domain.events import EventInput, EventType
 from domain.members import Channel, IdentityKey
 
@@ -49,9 +50,13 @@ class FakeEvents:
         self.store, self.fail_on_call, self.calls = store, fail_on_call, 0
         self.pending: dict = {}
 
+    async def identity_members(self, keys):
+        owners = {(str(k.channel), k.external_id): m for k, m in self.identities.items()}
+        return {k: owners[k] for k in keys if k in owners}
+
     async def insert_new(self, batch, *, received_at):
         self.calls += 1
-        new = {e.external_id: e for e in batch if e.external_id not in self.store}
+        new = {e.external_id: e for e in batch.events() if e.external_id not in self.store}
         self.pending.update(new)
         if self.calls == self.fail_on_call:
             raise ConnectionError("the database went away")
@@ -64,6 +69,7 @@ class FakeUnitOfWork:
     def __init__(self, members: FakeMembers, store: dict, fail_on_call=None) -> None:
         self.members = members
         self.events = FakeEvents(store, fail_on_call)
+        self.events.identities = members.identities
 
     async def __aenter__(self):
         return self
@@ -307,3 +313,132 @@ async def test_an_event_from_the_future_is_rejected_with_its_line():
     assert store == {}
     assert reasons(report)[0][:2] == (2, "INVALID_VALUE")
     assert "in the future" in reasons(report)[0][2]
+
+
+# --- the column-wise path agrees with the row path ---------------------------------------
+
+TRICKY_ROWS = [
+    GOOD,
+    "e-2,login,2026-11-23T01:00:00Z,1,,,,,",
+    "e-3,login,2026-11-23 01:00:00.123+05:30,1,,,,,",
+    "e-4,like,2026-11-22T23:59:59.999999-07:00,2,,,,app,",
+    "e-5,login,2024-02-29T12:00:00+00:00,1,,,,,",  # a leap day
+    "e-6,login,2023-02-29T12:00:00+00:00,1,,,,,",  # not a leap year
+    "e-7,login,2026-11-23T24:00:00+00:00,1,,,,,",
+    "e-8,login,2026-11-23T09:00:00+24:00,1,,,,,",
+    "e-9,login,2026-11-23T09:00:00,1,,,,,",  # naive
+    "e-10,login,0001-01-01T00:00:00+08:00,1,,,,,",
+    "e-11,login,2026-11-23T09:00:00.5+08:00,1,,,,,",  # a shape only fromisoformat reads
+    "e-12,login,2026-11-23T09:00:00+0800,1,,,,,",
+    "e-13,login,2026-13-01T09:00:00+08:00,1,,,,,",
+    "e-14,login,2026-11-24T09:00:00+00:00,1,,,,,",  # the future
+    "e-15,login,2026-11-23T12:04:00+00:00,1,,,,,",  # within the tolerated skew
+    "  e-16 ,login,2026-11-23T01:00:00Z,1,,,,,",  # stripped
+    "   ,login,2026-11-23T01:00:00Z,1,,,,,",
+    "e\x0017,login,2026-11-23T01:00:00Z,1,,,,,",
+    "x" * 129 + ",login,2026-11-23T01:00:00Z,1,,,,,",
+    "e-18,teleport,2026-11-23T01:00:00Z,1,,,,,",
+    "e-19,,2026-11-23T01:00:00Z,1,,,,,",
+    "e-20,purchase,2026-11-23T01:00:00Z,1,,,0,,",
+    "e-21,purchase,2026-11-23T01:00:00Z,1,,,,,",
+    f"e-22,purchase,2026-11-23T01:00:00Z,1,,,{10**11 + 1},,",
+    "e-23,login,2026-11-23T01:00:00Z,1,,,5,,",
+    "e-24,login,2026-11-23T01:00:00Z,,wechat, wx-1 ,,,",
+    "e-25,login,2026-11-23T01:00:00Z,1,wechat,wx-1,,,",
+    "e-26,login,2026-11-23T01:00:00Z,,,,,,",
+    "e-27,login,2026-11-23T01:00:00Z,,myspace,wx-1,,,",
+    "e-28,login,2026-11-23T01:00:00Z,,wechat,   ,,,",
+    "e-29,login,2026-11-23T01:00:00Z,0,,,,,",
+    "e-30,login,2026-11-23T01:00:00Z,+7,,,,,",
+    "e-31,login,2026-11-23T01:00:00Z,1,,,,myspace,",
+    'e-32,post,2026-11-23T01:00:00Z,1,,,,,"{""topic"": ""tea""}"',
+    "e-33,post,2026-11-23T01:00:00Z,1,,,,,[1]",
+    "e-34,login,2026-11-23T01:00:00Z,1",
+    "e-35,login,2026-11-23T01:00:00Z,1,,,1.5,,",
+    "e-36,login,2026-11-23T01:00:00Z,99999999999999999999,,,,,",
+]
+
+
+def _by_row(raw: bytes, tz) -> tuple[dict, list]:
+    """The row path: read_csv's rows, each through check_event."""
+    accepted, rejected = {}, []
+    for line, item in importing.read_csv(io.BytesIO(raw), default_tz=tz):
+        if isinstance(item, importing.RowError):
+            rejected.append((line, item.code, item.message))
+            continue
+        try:
+            event = events.check_event(item, now=NOW)
+        except events.EventError as error:
+            rejected.append((line, error.code, error.message))
+            continue
+        columns = events.EventColumns()
+        columns.append(line, event)
+        accepted[line] = _row_of(columns, 0)
+    return accepted, rejected
+
+
+def _row_of(columns, i: int) -> tuple:
+    return tuple(getattr(columns, name)[i] for name in (
+        "external_id", "type", "occurred_us", "member_id", "identity", "amount_minor",
+        "channel", "properties"))
+
+
+@pytest.mark.parametrize("tz", [None, ZoneInfo("Asia/Shanghai")])
+def test_the_column_path_accepts_and_rejects_exactly_what_the_row_path_does(tz):
+    raw = "\n".join((HEADER, *TRICKY_ROWS, "")).encode()
+    accepted, rejected = _by_row(raw, tz)
+    chunk = importing._read_chunk(importing.read_csv(io.BytesIO(raw), default_tz=tz),
+                                  1000, NOW)
+    columns = chunk.checked
+    assert {line: _row_of(columns, i) for i, line in enumerate(columns.key)} == accepted
+    assert sorted((line, e.code, e.message) for line, e in chunk.rejected) == rejected
+    assert chunk.read == len(TRICKY_ROWS)
+    assert len(accepted) > 10 and len(rejected) > 20  # both paths were exercised
+
+
+def test_vectorised_timestamps_equal_fromisoformat():
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(-2 * 10**9, 4 * 10**9, 2000)
+    micros = rng.integers(0, 10**6, 2000)
+    offsets = rng.integers(-23 * 60, 23 * 60, 2000)
+    texts = []
+    for s, us, off in zip(seconds.tolist(), micros.tolist(), offsets.tolist(), strict=True):
+        zone = timezone(timedelta(minutes=off))
+        moment = datetime.fromtimestamp(s, UTC).replace(microsecond=us).astimezone(zone)
+        spec = ("seconds", "milliseconds", "microseconds")[s % 3]
+        texts.append(moment.isoformat(sep="T" if us % 2 else " ", timespec=spec))
+    texts += ["2026-11-23T09:00:00Z", "2026-11-23T09:00:00.250Z", "2000-02-29T00:00:00Z"]
+    values, plain = importing._iso_microseconds(texts)
+    assert plain.all()
+    expected = [events.microseconds(datetime.fromisoformat(t)) for t in texts]
+    assert values.tolist() == expected
+
+
+def test_the_column_path_reads_json_lines_like_the_row_path():
+    lines = [{"eventId": "j-1", "type": "purchase", "occurredAt": "2026-11-23T01:00:00Z",
+              "identity": {"channel": "wechat", "externalId": "wx-1"}, "amountMinor": 5},
+             {"external_id": "j-2", "type": "login", "occurred_at": "2026-11-23T01:00:00Z",
+              "member_id": 1.0},
+             {"external_id": "j-3", "type": "post", "occurred_at": "2026-11-23T01:00:00Z",
+              "member_id": 2, "properties": {"topic": "tea"}},
+             {"external_id": "j-4", "type": "post", "occurred_at": "2026-11-23T01:00:00Z",
+              "member_id": 2, "properties": 5},
+             {"external_id": 4, "type": "login", "occurred_at": "2026-11-23T01:00:00Z",
+              "member_id": True}]
+    raw = "".join(json.dumps(line) + "\n" for line in lines).encode() + b"[1]\n"
+    by_row = []
+    for line, item in importing.read_jsonl(io.BytesIO(raw)):
+        if isinstance(item, importing.RowError):
+            by_row.append((line, item.code))
+        else:
+            try:
+                by_row.append((line, events.check_event(item, now=NOW).external_id))
+            except events.EventError as error:
+                by_row.append((line, error.code))
+    chunk = importing._read_chunk(importing.read_jsonl(io.BytesIO(raw)), 100, NOW)
+    by_column = [(line, e.code) for line, e in chunk.rejected]
+    by_column += list(zip(chunk.checked.key, chunk.checked.external_id, strict=True))
+    assert sorted(by_column) == by_row
+    assert ("j-1", ("wechat", "wx-1"), 5) in zip(
+        chunk.checked.external_id, chunk.checked.identity, chunk.checked.amount_minor,
+        strict=True)

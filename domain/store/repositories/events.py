@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, any_, bindparam, func, select
+from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.events import Event, EventType
+from domain.events import Event, EventColumns, EventType, at
 from domain.members import Channel
 from domain.store.repositories.activity import ActivityRepository
-from domain.store.tables import events
+from domain.store.tables import events, member_identities
 
 # One statement inserts a whole batch sent as a JSON array of rows (see insert_new).
 # occurred_at travels as integer microseconds since the epoch (formatting datetimes in
@@ -26,13 +27,11 @@ _SQLITE_INSERT = (
     " json_extract(value, '$[4]') AS us,"
     " (json_extract(value, '$[4]') % 1000000 + 1000000) % 1000000 AS r,"
     " json_extract(value, '$[5]') AS a, json_extract(value, '$[6]') AS c,"
-    " json_extract(value, '$[7]') AS p FROM json_each(?))"
+    " ifnull(json_extract(value, '$[7]'), 'null') AS p FROM json_each(?))"
     # Member order keeps the two member indexes' inserts local (a fifth less work).
     " ORDER BY m, us"
     " ON CONFLICT (external_id) DO NOTHING"
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -57,9 +56,14 @@ class EventRepository:
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         return dialect.insert(events)
 
-    async def insert_new(self, batch: list[Event], *, received_at: datetime) -> int:
-        """Insert events whose external id is unseen and add them to the member-day
+    async def insert_new(self, batch: EventColumns | Sequence[Event], *,
+                         received_at: datetime) -> int:
+        """Insert bound events whose external id is unseen and add them to the member-day
         rollup in the same transaction; return how many were inserted."""
+        if not isinstance(batch, EventColumns):
+            batch = EventColumns.of_events(batch)
+        if not len(batch):
+            return 0
         if self.conn.dialect.name == "sqlite":
             # Writers hold SQLite's lock from BEGIN IMMEDIATE on, so the rows above the
             # current largest id are exactly the ones this call inserts.
@@ -69,12 +73,13 @@ class EventRepository:
                 await ActivityRepository(self.conn).add_events(events.c.id > floor)
             return inserted
         rows = [{
-            "external_id": e.external_id, "member_id": e.member_id,
-            "origin_member_id": e.origin_member_id or e.member_id, "type": e.type.value,
-            "occurred_at": e.occurred_at, "amount_minor": e.amount_minor,
-            "channel": e.channel.value if e.channel else None, "properties": e.properties,
+            "external_id": x, "member_id": m, "origin_member_id": o, "type": str(t),
+            "occurred_at": at(us), "amount_minor": a, "channel": c, "properties": p,
             "received_at": received_at,
-        } for e in batch]
+        } for x, m, o, t, us, a, c, p in zip(
+            batch.external_id, batch.member_id, batch.origin_member_id, batch.type,
+            batch.occurred_us, batch.amount_minor, batch.channel, batch.properties,
+            strict=True)]
         statement = (self._insert().on_conflict_do_nothing(index_elements=["external_id"])
                      .returning(events.c.id))
         ids = list((await self.conn.execute(statement, rows)).scalars())
@@ -84,22 +89,48 @@ class EventRepository:
                 events.c.id == any_(bindparam("inserted", ids, type_=postgresql.ARRAY(BigInteger))))
         return len(ids)
 
-    async def _insert_new_sqlite(self, batch: list[Event], *, received_at: datetime) -> int:
+    async def _insert_new_sqlite(self, batch: EventColumns, *, received_at: datetime) -> int:
         # The whole batch travels as one JSON parameter of one statement: no per-row
         # binding in Python, and sqlite3 releases the GIL while the statement runs, so an
         # import parses its next chunk meanwhile. Values are written as the table types
         # write them (UtcDateTime: naive UTC text with microseconds; JSON: json.dumps,
         # None as 'null'); a store test checks that against SQLAlchemy's own insert.
-        # EventType and Channel are str enums: JSON writes their values.
-        payload = json.dumps([
-            (e.external_id, e.member_id, e.origin_member_id or e.member_id, e.type,
-             (e.occurred_at - _EPOCH) // _MICROSECOND, e.amount_minor, e.channel,
-             "null" if e.properties is None else json.dumps(e.properties))
-            for e in batch
-        ])
+        # EventType is a str enum: JSON writes its value.
+        dumps = json.dumps
+        properties = [p if p is None else dumps(p) for p in batch.properties]
+        payload = dumps(list(zip(
+            batch.external_id, batch.member_id, batch.origin_member_id, batch.type,
+            batch.occurred_us, batch.amount_minor, batch.channel, properties, strict=True)))
         result = await self.conn.exec_driver_sql(_SQLITE_INSERT,
                                                  (_sqlite_time(received_at), payload))
         return result.rowcount
+
+    async def identity_members(self, keys: Iterable[tuple[str, str]]
+                               ) -> dict[tuple[str, str], int]:
+        """The member holding each known (channel, external id) identity: what
+        MemberRepository.identity_owners answers, in one statement for any number of keys
+        and without an object per key (an import binds thousands per chunk)."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        table = member_identities
+        if self.conn.dialect.name == "postgresql":
+            wanted = select(
+                func.unnest(bindparam("channels", [c for c, _ in keys],
+                                      type_=postgresql.ARRAY(String))).label("channel"),
+                func.unnest(bindparam("external_ids", [x for _, x in keys],
+                                      type_=postgresql.ARRAY(String))).label("external_id"),
+            ).subquery()
+            statement = select(table.c.channel, table.c.external_id, table.c.member_id).join(
+                wanted, and_(table.c.channel == wanted.c.channel,
+                             table.c.external_id == wanted.c.external_id))
+            rows = await self.conn.execute(statement)
+        else:
+            rows = await self.conn.exec_driver_sql(
+                "SELECT i.channel, i.external_id, i.member_id FROM json_each(?) AS k"
+                " JOIN member_identities AS i ON i.channel = json_extract(k.value, '$[0]')"
+                " AND i.external_id = json_extract(k.value, '$[1]')", (json.dumps(keys),))
+        return {(channel, external_id): member for channel, external_id, member in rows}
 
     async def recent_for_members(self, member_ids, *, limit: int
                                  ) -> dict[int, list[tuple[int, Event]]]:
