@@ -3,6 +3,7 @@ scores are the models' own predictions on the rollup's histories, and runs repla
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -12,6 +13,8 @@ from domain import churn_scores, events
 from domain.clock import utcnow
 from domain.models.errors import ModelNotFittable
 from domain.paging import PageRequest
+from domain.store.database import Database
+from scripts import cli
 from tests.factories import make_member
 
 START = datetime(2026, 1, 5, 10, tzinfo=UTC)
@@ -121,3 +124,24 @@ async def test_too_little_history_is_not_fittable_and_writes_nothing(database):
     async with database.unit_of_work(write=False) as uow:
         assert await uow.churn_scores.latest_model() is None
         assert await uow.churn_scores.count() == 0
+
+
+def test_cli_scores_the_buyers_and_reports_an_unfittable_history(database_url, monkeypatch,
+                                                                 capsys):
+    monkeypatch.setenv("TIERWISE_DATABASE_URL", database_url)
+    assert cli.main(["churn", "score", "--as-of", AS_OF.isoformat()]) == 2
+    assert "no member has a purchase" in capsys.readouterr().out
+
+    async def populate():
+        db = Database(database_url)
+        try:
+            await _community(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(populate())
+    assert cli.main(["churn", "score", "--as-of", AS_OF.isoformat(),
+                     "--horizon-days", "14"]) == 0
+    out = capsys.readouterr().out
+    assert f"churn scores as of {AS_OF}: 40 buyers, horizon 14 days" in out
+    assert "BG/NBD r=" in out and "Gamma-Gamma p=" in out
