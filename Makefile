@@ -29,6 +29,8 @@ run: venv
 	@mkdir -p var
 	$(BIN)/tierwise migrate
 	$(BIN)/tierwise seed-demo --if-empty --members $(DEMO_MEMBERS) --days $(DEMO_DAYS) --seed 7
+	$(BIN)/tierwise lifecycle refresh
+	$(BIN)/tierwise churn score
 	@echo "admin token (send as 'Authorization: Bearer <token>'):"
 	@$(BIN)/tierwise create-token --role admin --label "make run" | tail -n 1
 	$(BIN)/tierwise serve --host $(HOST) --port $(PORT)
