@@ -18,6 +18,7 @@ from domain.store.repositories import (
     EventRepository,
     ExperimentRepository,
     HistoryRepository,
+    KpiRepository,
     LifecycleRepository,
     MemberRepository,
     PointsRepository,
@@ -133,6 +134,7 @@ class SqlAlchemyUnitOfWork:
         self.badges = BadgeRepository(conn)
         self.referrals = ReferralRepository(conn)
         self.lifecycle = LifecycleRepository(conn)
+        self.kpi = KpiRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:
