@@ -65,7 +65,7 @@ def reference(rows, people, keys, *, as_of: date, start: date, end: date,
     first_day = start - timedelta(days=TRAILING_DAYS)
     days = [first_day + timedelta(days=i) for i in range((end - first_day).days + 1)]
     daily = {d: Counter() for d in days}
-    for (m, d), c in per_day.items():
+    for (_m, d), c in per_day.items():
         if d in daily:
             daily[d]["active"] += 1
             daily[d]["purchasers"] += c["purchase"] > 0
