@@ -676,6 +676,8 @@ acquisition_spend = Table(
     CheckConstraint("amount_minor >= 0", name="amount_non_negative"),
 )
 
+# Who was active on a day, index-only: the trailing windows (WAU, MAU, churn) read it.
+Index("ix_member_days_day_member_id", member_days.c.day, member_days.c.member_id)
 # Purchase days by day: the repeat-purchase and conversion windows read only these rows.
 Index("ix_member_days_purchase_day", member_days.c.day, member_days.c.member_id,
       sqlite_where=member_days.c.purchases > 0, postgresql_where=member_days.c.purchases > 0)

@@ -110,6 +110,7 @@ def upgrade() -> None:
                            name=op.f("ck_acquisition_spend_amount_non_negative")),
         sa.PrimaryKeyConstraint("channel", "month", name=op.f("pk_acquisition_spend")),
     )
+    op.create_index("ix_member_days_day_member_id", "member_days", ["day", "member_id"])
     op.create_index("ix_member_days_purchase_day", "member_days", ["day", "member_id"],
                     sqlite_where=sa.text("purchases > 0"),
                     postgresql_where=sa.text("purchases > 0"))
@@ -117,6 +118,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_member_days_purchase_day", table_name="member_days")
+    op.drop_index("ix_member_days_day_member_id", table_name="member_days")
     for name in ("acquisition_spend", "kpi_targets", "kpi_cohort_months", "kpi_member_months",
                  "kpi_member_summary", "kpi_activity_days", "kpi_touched_members",
                  "kpi_dirty_members", "kpi_dirty_days", "kpi_state"):
