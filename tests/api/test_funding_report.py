@@ -42,13 +42,13 @@ async def seeded(database):
 async def test_admin_gets_every_kpi_and_investor_gets_small_groups_suppressed(
         api, seeded, monkeypatch):
     as_of = seeded
-    spend = await api.data("""mutation { recordAcquisitionSpend(input: {channel: "wechat",
-        month: "%s", amountMinor: 500000}) { spend { channel month amountMinor }
-        userErrors { code } } }""" % as_of.isoformat())
+    spend = await api.data("""mutation($m: Date!) { recordAcquisitionSpend(input: {
+        channel: "wechat", month: $m, amountMinor: 500000}) { spend { channel month amountMinor }
+        userErrors { code } } }""", {"m": as_of.isoformat()})
     assert spend["recordAcquisitionSpend"]["spend"]["month"] == as_of.replace(day=1).isoformat()
-    installed = await api.data("""mutation { installDefaultKpiTargets(input: {startsOn: "%s"})
-        { targets { name metric baseline goal } userErrors { code } } }"""
-                               % (as_of - timedelta(days=40)).isoformat())
+    installed = await api.data("""mutation($s: Date!) { installDefaultKpiTargets(input: {
+        startsOn: $s}) { targets { name metric baseline goal } userErrors { code } } }""",
+                               {"s": (as_of - timedelta(days=40)).isoformat()})
     assert {t["metric"] for t in installed["installDefaultKpiTargets"]["targets"]} == {
         "activity_rate:core", "paying_share"}
 
