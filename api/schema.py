@@ -20,6 +20,7 @@ from api.mutations.campaigns import CampaignMutations
 from api.mutations.churn import ChurnMutations
 from api.mutations.events import EventMutations
 from api.mutations.experiments import ExperimentMutations
+from api.mutations.kpi import KpiMutations
 from api.mutations.lifecycle import LifecycleMutations
 from api.mutations.members import MemberMutations
 from api.mutations.points import PointsMutations
@@ -29,6 +30,7 @@ from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
 from api.queries_badges import BadgeQueries
 from api.queries_churn import ChurnQueries
+from api.queries_kpi import KpiQueries
 from api.queries_lifecycle import LifecycleQueries
 from api.queries_points import PointsQueries
 from api.queries_referrals import ReferralQueries
@@ -50,6 +52,7 @@ Query = merge_types("Query", (
     LifecycleQueries,
     ChurnQueries,
     TierModelQueries,
+    KpiQueries,
 ))
 Mutation = merge_types("Mutation", (
     MemberMutations,
@@ -63,6 +66,7 @@ Mutation = merge_types("Mutation", (
     LifecycleMutations,
     ChurnMutations,
     TierModelMutations,
+    KpiMutations,
 ))
 
 MAX_DEPTH = 10

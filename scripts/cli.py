@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "scripts.export_schema",
     "scripts.lifecycle",
     "scripts.churn",
+    "scripts.kpi",
     "scripts.bench",
 )
 

@@ -15,3 +15,13 @@ from __future__ import annotations
 def share(numerator: float, denominator: float) -> float | None:
     """numerator / denominator, or None when the denominator is zero."""
     return None if not denominator else numerator / denominator
+
+
+DEFAULT_MIN_GROUP_SIZE = 10  # investor outputs hide cohorts and segments smaller than this
+
+
+def hidden(size: int, min_group_size: int | None) -> bool:
+    """Whether a cohort or segment of `size` members is suppressed from an output with
+    a minimum group size (None: nothing is suppressed). Empty groups are not hidden:
+    "nobody" singles no one out."""
+    return min_group_size is not None and 0 < size < min_group_size

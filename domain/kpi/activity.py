@@ -44,3 +44,12 @@ def power_user_curve(active_days: np.ndarray, *, window_days: int = 30) -> list[
     if values.size and (values.min() < 1 or values.max() > window_days):
         raise ValueError(f"active days must lie in 1..{window_days}")
     return np.bincount(values, minlength=window_days + 1)[1:].tolist()
+
+
+def stickiness_from_totals(*, dau_sum: int, days: int, monthly_active: int) -> float | None:
+    """Stickiness of one calendar month from totals: (sum of DAU over the month's days /
+    those days) / MAU of the month. `days` counts every day of the month up to the as-of
+    day, days without activity included; None for no days or no active member."""
+    if days <= 0:
+        return None
+    return share(dau_sum / days, monthly_active)

@@ -71,3 +71,20 @@ def campaign_roi(*, attributed_revenue_minor: int, gross_margin: float,
     """(Attributed gross profit - campaign cost) / campaign cost, where attributed gross
     profit = revenue attributed in the campaign's attribution window x gross margin."""
     return share(attributed_revenue_minor * gross_margin - cost_minor, cost_minor)
+
+
+def revenue_by_age(revenue: list[list[int]], sizes: list[int], *, complete: list[int]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs of `historical_ltv` from a cohort x month revenue table.
+
+    `revenue[c][a]` is the revenue cohort c's members earned in month a of their
+    membership (a = 0 is the cohort's first month), `sizes[c]` the cohort's size and
+    `complete[c]` how many of its months are complete by the as-of date. Only complete
+    months count: age a gets the revenue and the members of the cohorts that have
+    completed month a, so a partly elapsed month never reads as low revenue."""
+    longest = max(complete, default=0)
+    rev, members = np.zeros(longest), np.zeros(longest)
+    for row, size, seen in zip(revenue, sizes, complete, strict=True):
+        rev[:seen] += np.asarray(row[:seen], dtype=float)
+        members[:seen] += size
+    return rev, members

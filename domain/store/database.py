@@ -19,6 +19,7 @@ from domain.store.repositories import (
     ExperimentRepository,
     FeatureRepository,
     HistoryRepository,
+    KpiRepository,
     LifecycleRepository,
     MemberRepository,
     PointsRepository,
@@ -137,6 +138,7 @@ class SqlAlchemyUnitOfWork:
         self.lifecycle = LifecycleRepository(conn)
         self.features = FeatureRepository(conn)
         self.tier_models = TierModelRepository(conn)
+        self.kpi = KpiRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

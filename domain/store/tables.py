@@ -218,7 +218,8 @@ member_days = Table(
     Column("purchases", Integer, nullable=False),
     Column("revenue_minor", BigInteger, nullable=False),
     Column("referral_invites", Integer, nullable=False),
-    Index("ix_member_days_day", "day"),
+    # Day-range reads (KPI rollups) count members per day from this index alone.
+    Index("ix_member_days_day_member_id", "day", "member_id"),
 )
 
 api_tokens = Table(
@@ -583,3 +584,124 @@ tier_demotion_pending = Table(
     Column("since", UtcDateTime, nullable=False),
     Column("model_version", Integer, nullable=False),
 )
+
+# --- kpi ---
+# Rollups behind the funding report (domain.kpi), kept by refresh_kpi_rollups from
+# member_days, never from raw events. `kpi_state` holds one row: the id of the last event
+# the rollups have seen (the watermark) and the latest day they cover.
+kpi_state = Table(
+    "kpi_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("events_watermark", BigInteger, nullable=False),
+    Column("latest_day", Date),
+    Column("refreshed_at", UtcDateTime, nullable=False),
+)
+
+# Days (and members) whose member_days rows changed other than by new events (merges,
+# erasure): the next refresh recomputes them.
+kpi_dirty_days = Table(
+    "kpi_dirty_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+)
+
+kpi_dirty_members = Table(
+    "kpi_dirty_members",
+    metadata,
+    Column("member_id", Id, primary_key=True),  # no foreign key: erased members too
+)
+
+# Scratch list of the members one refresh recomputes (emptied before it commits).
+kpi_touched_members = Table(
+    "kpi_touched_members",
+    metadata,
+    Column("member_id", Id, primary_key=True),
+)
+
+# Per UTC day: members active (any event), purchasers (= transactions: purchase days),
+# revenue and content counts.
+kpi_activity_days = Table(
+    "kpi_activity_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("active", Integer, nullable=False),
+    Column("purchasers", Integer, nullable=False),
+    Column("revenue_minor", BigInteger, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("logins", BigInteger, nullable=False),
+    Column("posts", BigInteger, nullable=False),
+    Column("comments", BigInteger, nullable=False),
+    Column("shares", BigInteger, nullable=False),
+    Column("check_ins", BigInteger, nullable=False),
+)
+
+# Per member with any activity: first/last active and purchase day, counts and revenue.
+kpi_member_summary = Table(
+    "kpi_member_summary",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("first_active", Date, nullable=False),
+    Column("last_active", Date, nullable=False),
+    Column("active_days", Integer, nullable=False),
+    Column("first_purchase", Date),
+    Column("last_purchase", Date),
+    Column("purchase_days", Integer, nullable=False),
+    Column("revenue_minor", BigInteger, nullable=False),
+    Column("first_purchase_revenue_minor", BigInteger, nullable=False),
+    Index("ix_kpi_member_summary_first_purchase", "first_purchase"),
+)
+
+# Per member and calendar month with any activity (month = its first day).
+kpi_member_months = Table(
+    "kpi_member_months",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("active_days", Integer, nullable=False),
+    Column("purchase_days", Integer, nullable=False),
+    Column("revenue_minor", BigInteger, nullable=False),
+)
+
+# Cohort x calendar month: members of the cohort active (basis 'activity', cohort = month
+# of first activity) or purchasing (basis 'purchase', cohort = month of first purchase)
+# in the month, and their revenue in it.
+kpi_cohort_months = Table(
+    "kpi_cohort_months",
+    metadata,
+    Column("basis", String(16), primary_key=True),
+    Column("cohort", Date, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("members", Integer, nullable=False),
+    Column("revenue_minor", BigInteger, nullable=False),
+)
+
+kpi_targets = Table(
+    "kpi_targets",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("baseline", Float, nullable=False),
+    Column("goal", Float, nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("deadline > starts_on", name="deadline_after_start"),
+)
+
+# Acquisition spend per channel and calendar month (month = its first day), for CAC.
+acquisition_spend = Table(
+    "acquisition_spend",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount_minor >= 0", name="amount_non_negative"),
+)
+
+# Purchase days by day: the repeat-purchase and conversion windows read only these rows.
+Index("ix_member_days_purchase_day", member_days.c.day, member_days.c.member_id,
+      sqlite_where=member_days.c.purchases > 0, postgresql_where=member_days.c.purchases > 0)

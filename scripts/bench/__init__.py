@@ -12,6 +12,7 @@ BENCHMARKS = {
     "api": ("scripts.bench.api", "GraphQL members page vs a plain Starlette JSON endpoint"),
     "bgnbd": ("scripts.bench.bgnbd", "BG/NBD fit on distinct triples vs raw rows, 1M members"),
     "import": ("scripts.bench.ingest", "event import throughput (CSV and JSON Lines)"),
+    "kpi": ("scripts.bench.kpi", "funding report over 1M members and 10M events vs GROUP BY"),
     "lifecycle": ("scripts.bench.lifecycle", "lifecycle + churn refresh of 1,000,000 members"),
     "seed": ("scripts.bench.seed", "demo community generation and write time"),
     "retier": ("scripts.bench.retier", "tier model preview and apply over 1,000,000 members"),

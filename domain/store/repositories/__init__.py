@@ -9,6 +9,7 @@ from domain.store.repositories.events import EventRepository
 from domain.store.repositories.experiments import ExperimentRepository
 from domain.store.repositories.features import FeatureRepository
 from domain.store.repositories.histories import HistoryRepository
+from domain.store.repositories.kpi import KpiRepository
 from domain.store.repositories.lifecycle import LifecycleRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.points import PointsRepository
@@ -26,6 +27,7 @@ __all__ = [
     "EventRepository",
     "HistoryRepository",
     "ExperimentRepository",
+    "KpiRepository",
     "LifecycleRepository",
     "MemberRepository",
     "PointsRepository",

@@ -31,7 +31,7 @@ def upgrade() -> None:
                                 name=op.f("fk_member_days_member_id_members")),
         sa.PrimaryKeyConstraint("member_id", "day", name=op.f("pk_member_days")),
     )
-    op.create_index("ix_member_days_day", "member_days", ["day"])
+    op.create_index("ix_member_days_day_member_id", "member_days", ["day", "member_id"])
     # Backfill from the events already stored (UTC day of occurred_at).
     day = ("CAST(timezone('UTC', occurred_at) AS DATE)"
            if op.get_bind().dialect.name == "postgresql" else "substr(occurred_at, 1, 10)")
@@ -47,5 +47,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_member_days_day", table_name="member_days")
+    op.drop_index("ix_member_days_day_member_id", table_name="member_days")
     op.drop_table("member_days")

@@ -1,0 +1,698 @@
+"""KPI rollups and the funding report's inputs: SQL over `member_days` and the rollups,
+never over raw events (except the events-id watermark scan, a primary-key range).
+
+The rollups (see tables.py, `# --- kpi ---`) are kept by `refresh`: it finds the days
+whose member_days rows changed (days of events added since the watermark, plus days and
+members marked dirty), recomputes those days' totals, recomputes the per-member summary
+and month rows of the members active on them, and moves the cohort x month counts by the
+difference of those members' contributions before and after.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.kpi.inputs import (
+    NO_TIER,
+    TRAILING_DAYS,
+    WEEK_DAYS,
+    WINDOW_DAYS,
+    CohortMatrix,
+    FundingInputs,
+    month_start,
+    months_between,
+    next_month,
+)
+from domain.models import histories as model_histories
+from domain.referrals import RewardStatus
+from domain.store.repositories.activity import utc_day
+from domain.store.tables import (
+    acquisition_spend,
+    campaign_experiments,
+    campaigns,
+    events,
+    kpi_activity_days,
+    kpi_cohort_months,
+    kpi_dirty_days,
+    kpi_dirty_members,
+    kpi_member_months,
+    kpi_member_summary,
+    kpi_state,
+    kpi_targets,
+    kpi_touched_members,
+    member_days,
+    member_merges,
+    members,
+    referral_rewards,
+    tiers,
+)
+
+FULL_REBUILD_DAYS = 62  # more changed days than this: rebuild everything instead
+_CHUNK = 500
+md = member_days
+summary = kpi_member_summary
+months_t = kpi_member_months
+_PURCHASE_DAY = md.c.purchases > 0
+
+
+@dataclass(frozen=True, slots=True)
+class KpiState:
+    events_watermark: int
+    latest_day: date | None
+    refreshed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    full: bool
+    days: int  # days recomputed
+    members: int  # members recomputed
+    events_watermark: int
+    latest_day: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTarget:
+    id: int
+    name: str
+    metric: str
+    baseline: float
+    goal: float
+    starts_on: date
+    deadline: date
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _sum(expr):
+    return func.coalesce(func.sum(expr), literal(0))
+
+
+class KpiRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    @property
+    def _pg(self) -> bool:
+        return self.conn.dialect.name == "postgresql"
+
+    def _month(self, column):
+        """The first day of the column's calendar month, as a Date."""
+        if self._pg:
+            return cast(func.date_trunc("month", column), Date)
+        return type_coerce(func.substr(column, 1, 7).concat("-01"), Date)
+
+    def _insert(self, table):
+        return (postgresql if self._pg else sqlite).insert(table)
+
+    # --- state and dirty marks ------------------------------------------------------
+
+    async def state(self) -> KpiState | None:
+        row = (await self.conn.execute(select(kpi_state).where(kpi_state.c.id == 1))).first()
+        if row is None:
+            return None
+        return KpiState(events_watermark=row.events_watermark,
+                        latest_day=_as_date(row.latest_day), refreshed_at=row.refreshed_at)
+
+    async def max_event_id(self) -> int:
+        return (await self.conn.execute(select(func.max(events.c.id)))).scalar() or 0
+
+    async def mark_dirty(self, *, days=(), member_ids=()) -> None:
+        """Have the next refresh recompute these days and members (call it where
+        member_days rows change other than by new events: merges, undo, erasure)."""
+        for table, column, values in ((kpi_dirty_days, "day", sorted(set(days))),
+                                      (kpi_dirty_members, "member_id", sorted(set(member_ids)))):
+            if values:
+                statement = self._insert(table).on_conflict_do_nothing()
+                await self.conn.execute(statement, [{column: v} for v in values])
+
+    # --- refresh --------------------------------------------------------------------
+
+    async def refresh(self, *, now: datetime, full: bool = False) -> RefreshResult:
+        state = await self.state()
+        top = await self.max_event_id()
+        if state is None or full:
+            return await self._rebuild(top, now)
+        days = {_as_date(d) for (d,) in await self.conn.execute(
+            select(utc_day(self.conn.dialect.name)).distinct()
+            .where(events.c.id > state.events_watermark, events.c.id <= top))}
+        days |= {_as_date(d) for (d,) in await self.conn.execute(select(kpi_dirty_days.c.day))}
+        dirty_members = (await self.conn.execute(
+            select(func.count()).select_from(kpi_dirty_members))).scalar_one()
+        if len(days) > FULL_REBUILD_DAYS:
+            return await self._rebuild(top, now)
+        touched = 0
+        if days or dirty_members:
+            touched = await self._incremental(sorted(days))
+        latest = await self._finish(top, now)
+        return RefreshResult(full=False, days=len(days), members=touched,
+                             events_watermark=top, latest_day=latest)
+
+    async def _finish(self, top: int, now: datetime) -> date | None:
+        await self.conn.execute(delete(kpi_dirty_days))
+        await self.conn.execute(delete(kpi_dirty_members))
+        latest = _as_date((await self.conn.execute(
+            select(func.max(kpi_activity_days.c.day)))).scalar())
+        values = dict(events_watermark=top, latest_day=latest, refreshed_at=now)
+        statement = self._insert(kpi_state).values(id=1, **values)
+        await self.conn.execute(statement.on_conflict_do_update(index_elements=["id"],
+                                                                set_=values))
+        return latest
+
+    def _day_totals(self, where):
+        return (select(md.c.day, func.count(), _sum(case((_PURCHASE_DAY, 1), else_=0)),
+                       cast(_sum(md.c.revenue_minor), BigInteger), _sum(md.c.events),
+                       _sum(md.c.logins), _sum(md.c.posts), _sum(md.c.comments),
+                       _sum(md.c.shares), _sum(md.c.check_ins))
+                .where(where).group_by(md.c.day))
+
+    _DAY_COLUMNS = ["day", "active", "purchasers", "revenue_minor", "events", "logins", "posts",
+                    "comments", "shares", "check_ins"]
+
+    def _summaries(self, where):
+        purchase_day = case((_PURCHASE_DAY, md.c.day))
+        return (select(md.c.member_id, func.min(md.c.day), func.max(md.c.day), func.count(),
+                       func.min(purchase_day), func.max(purchase_day),
+                       _sum(case((_PURCHASE_DAY, 1), else_=0)),
+                       cast(_sum(case((_PURCHASE_DAY, md.c.revenue_minor), else_=0)),
+                            BigInteger),
+                       literal(0, BigInteger))
+                .where(where).group_by(md.c.member_id))
+
+    _SUMMARY_COLUMNS = ["member_id", "first_active", "last_active", "active_days",
+                        "first_purchase", "last_purchase", "purchase_days", "revenue_minor",
+                        "first_purchase_revenue_minor"]
+
+    def _member_months(self, where):
+        month = self._month(md.c.day)
+        return (select(md.c.member_id, month, func.count(),
+                       _sum(case((_PURCHASE_DAY, 1), else_=0)),
+                       cast(_sum(md.c.revenue_minor), BigInteger))
+                .where(where).group_by(md.c.member_id, month))
+
+    _MONTH_COLUMNS = ["member_id", "month", "active_days", "purchase_days", "revenue_minor"]
+
+    def _contributions(self, where, basis: str):
+        """Cohort x month counts (and revenue) of the member-month rows matching `where`."""
+        if basis == "activity":
+            cohort, condition = self._month(summary.c.first_active), literal(True)
+        else:
+            cohort, condition = self._month(summary.c.first_purchase), months_t.c.purchase_days > 0
+        return (select(literal(basis).label("basis"), cohort.label("cohort"),
+                       months_t.c.month, func.count().label("members"),
+                       cast(_sum(months_t.c.revenue_minor), BigInteger).label("revenue_minor"))
+                .select_from(months_t.join(summary, summary.c.member_id == months_t.c.member_id))
+                .where(where, condition).group_by(cohort, months_t.c.month))
+
+    async def _fill_first_purchase_revenue(self, where) -> None:
+        revenue = (select(md.c.revenue_minor)
+                   .where(md.c.member_id == summary.c.member_id,
+                          md.c.day == summary.c.first_purchase).scalar_subquery())
+        await self.conn.execute(update(summary)
+                                .where(summary.c.first_purchase.is_not(None), where)
+                                .values(first_purchase_revenue_minor=revenue))
+
+    async def _rebuild(self, top: int, now: datetime) -> RefreshResult:
+        for table in (kpi_cohort_months, months_t, summary, kpi_activity_days):
+            await self.conn.execute(delete(table))
+        everything = literal(True)
+        await self.conn.execute(kpi_activity_days.insert().from_select(
+            self._DAY_COLUMNS, self._day_totals(everything)))
+        await self.conn.execute(summary.insert().from_select(
+            self._SUMMARY_COLUMNS, self._summaries(everything)))
+        await self._fill_first_purchase_revenue(everything)
+        await self.conn.execute(months_t.insert().from_select(
+            self._MONTH_COLUMNS, self._member_months(everything)))
+        for basis in ("activity", "purchase"):
+            await self.conn.execute(kpi_cohort_months.insert().from_select(
+                ["basis", "cohort", "month", "members", "revenue_minor"],
+                self._contributions(everything, basis)))
+        days = (await self.conn.execute(
+            select(func.count()).select_from(kpi_activity_days))).scalar_one()
+        touched = (await self.conn.execute(select(func.count()).select_from(summary))).scalar_one()
+        latest = await self._finish(top, now)
+        return RefreshResult(full=True, days=days, members=touched, events_watermark=top,
+                             latest_day=latest)
+
+    async def _incremental(self, days: list[date]) -> int:
+        await self.conn.execute(delete(kpi_touched_members))
+        for start in range(0, len(days), _CHUNK):
+            chunk = days[start:start + _CHUNK]
+            await self.conn.execute(delete(kpi_activity_days)
+                                    .where(kpi_activity_days.c.day.in_(chunk)))
+            await self.conn.execute(kpi_activity_days.insert().from_select(
+                self._DAY_COLUMNS, self._day_totals(md.c.day.in_(chunk))))
+        sources = [select(kpi_dirty_members.c.member_id)]
+        sources += [select(md.c.member_id).where(md.c.day.in_(days[s:s + _CHUNK]))
+                    for s in range(0, len(days), _CHUNK)]
+        await self.conn.execute(kpi_touched_members.insert().from_select(
+            ["member_id"], union(*sources) if len(sources) > 1 else sources[0]))
+        touched = select(kpi_touched_members.c.member_id)
+        before = await self._read_contributions(months_t.c.member_id.in_(touched))
+        await self.conn.execute(delete(months_t).where(months_t.c.member_id.in_(touched)))
+        await self.conn.execute(delete(summary).where(summary.c.member_id.in_(touched)))
+        await self.conn.execute(summary.insert().from_select(
+            self._SUMMARY_COLUMNS, self._summaries(md.c.member_id.in_(touched))))
+        await self._fill_first_purchase_revenue(summary.c.member_id.in_(touched))
+        await self.conn.execute(months_t.insert().from_select(
+            self._MONTH_COLUMNS, self._member_months(md.c.member_id.in_(touched))))
+        after = await self._read_contributions(months_t.c.member_id.in_(touched))
+        changes = []
+        for key in set(before) | set(after):
+            old, new = before.get(key, (0, 0)), after.get(key, (0, 0))
+            if old != new:
+                changes.append(dict(basis=key[0], cohort=key[1], month=key[2],
+                                    members=new[0] - old[0], revenue_minor=new[1] - old[1]))
+        if changes:
+            statement = self._insert(kpi_cohort_months)
+            statement = statement.on_conflict_do_update(
+                index_elements=["basis", "cohort", "month"],
+                set_={c: kpi_cohort_months.c[c] + statement.excluded[c]
+                      for c in ("members", "revenue_minor")})
+            await self.conn.execute(statement, changes)
+            await self.conn.execute(delete(kpi_cohort_months).where(
+                kpi_cohort_months.c.members == 0))
+        count = (await self.conn.execute(
+            select(func.count()).select_from(kpi_touched_members))).scalar_one()
+        await self.conn.execute(delete(kpi_touched_members))
+        return count
+
+    async def _read_contributions(self, where) -> dict[tuple[str, date, date], tuple[int, int]]:
+        out = {}
+        for basis in ("activity", "purchase"):
+            for b, cohort, month, n, revenue in await self.conn.execute(
+                    self._contributions(where, basis)):
+                out[(b, _as_date(cohort), _as_date(month))] = (n, int(revenue))
+        return out
+
+    # --- inputs of the funding report -------------------------------------------------
+
+    async def has_dirty(self) -> bool:
+        for table in (kpi_dirty_days, kpi_dirty_members):
+            if (await self.conn.execute(select(literal(1)).select_from(table).limit(1))).first():
+                return True
+        return False
+
+    async def tier_keys(self) -> set[str]:
+        return {k for (k,) in await self.conn.execute(select(tiers.c.key))}
+
+    async def experiment_campaigns(self) -> dict[int, str]:
+        """Campaigns with a started experiment: id -> name."""
+        rows = await self.conn.execute(
+            select(campaigns.c.id, campaigns.c.name)
+            .select_from(campaigns.join(campaign_experiments,
+                                        campaign_experiments.c.campaign_id == campaigns.c.id))
+            .where(campaign_experiments.c.started_at.is_not(None)).order_by(campaigns.c.id))
+        return {i: n for i, n in rows}
+
+    async def _members_by(self, column, *, since: date | None, until: date) -> dict:
+        """Members (not merged away) who joined in [since, until] (UTC days), by column."""
+        cond = [members.c.joined_at < _midnight(until + timedelta(days=1))]
+        if since is not None:
+            cond.append(members.c.joined_at >= _midnight(since))
+        counts: dict = defaultdict(int)
+        for key, n in await self.conn.execute(
+                select(column, func.count()).where(*cond).group_by(column)):
+            counts[key] += n
+        merged = (select(column, func.count())
+                  .select_from(member_merges.join(members,
+                                                  members.c.id == member_merges.c.merged_id))
+                  .where(member_merges.c.undone_at.is_(None), *cond).group_by(column))
+        for key, n in await self.conn.execute(merged):
+            counts[key] -= n
+        return {k: v for k, v in counts.items() if v}
+
+    async def _count_joined(self, until: date) -> int:
+        """Members (not merged away) who joined by the end of `until`."""
+        cond = members.c.joined_at < _midnight(until + timedelta(days=1))
+        total = (await self.conn.execute(select(func.count()).where(cond))).scalar_one()
+        merged = (await self.conn.execute(
+            select(func.count())
+            .select_from(member_merges.join(members, members.c.id == member_merges.c.merged_id))
+            .where(member_merges.c.undone_at.is_(None), cond))).scalar_one()
+        return total - merged
+
+    def _joined_month(self):
+        if self._pg:
+            return cast(func.date_trunc("month", func.timezone("UTC", members.c.joined_at)),
+                        Date)
+        return type_coerce(func.substr(members.c.joined_at, 1, 7).concat("-01"), Date)
+
+    async def _tier_keys(self) -> dict[int | None, str]:
+        keys: dict[int | None, str] = {None: NO_TIER}
+        keys.update({i: k for i, k in await self.conn.execute(select(tiers.c.id, tiers.c.key))})
+        return keys
+
+    async def funding_inputs(self, *, as_of: date, start: date, end: date,
+                             churn_window_days: int = WINDOW_DAYS) -> FundingInputs:
+        """Every aggregate the funding report needs, as of the end of `as_of` (UTC), with
+        the period [start, end] (start <= end <= as_of). Reads the rollups (refreshed by
+        the caller), member_days over short windows, members by index."""
+        tier_keys = await self._tier_keys()
+        state = await self.state()
+        latest = state.latest_day if state else None
+
+        def by_tier(counts: dict) -> dict[str, int]:
+            out: dict[str, int] = defaultdict(int)
+            for tier_id, n in counts.items():
+                out[tier_keys.get(tier_id, NO_TIER)] += n
+            return dict(out)
+
+        by_channel = await self._members_by(members.c.channel, since=None, until=as_of)
+        by_tier_ = by_tier(await self._members_by(members.c.tier_id, since=None, until=as_of))
+        new_by_channel = await self._members_by(members.c.channel, since=start, until=end)
+
+        # daily series
+        first_day = start - timedelta(days=TRAILING_DAYS)
+        days = [first_day + timedelta(days=i) for i in range((end - first_day).days + 1)]
+        index = {d: i for i, d in enumerate(days)}
+        series = np.zeros((5, len(days)), dtype=np.int64)
+        ad = kpi_activity_days.c
+        for row in await self.conn.execute(
+                select(ad.day, ad.active, ad.purchasers, ad.revenue_minor, ad.events,
+                       ad.posts + ad.comments).where(ad.day >= first_day, ad.day <= end)):
+            series[:, index[_as_date(row[0])]] = row[1:]
+        shares = (await self.conn.execute(select(_sum(ad.shares)).where(
+            ad.day >= start, ad.day <= end))).scalar_one()
+
+        # trailing windows (one scan of member_days over the longest window)
+        window = await self._trailing(as_of, churn_window_days, tier_keys)
+
+        # conversion
+        payers = (await self.conn.execute(select(func.count()).where(
+            summary.c.first_purchase <= as_of))).scalar_one()
+        joined_before_start = await self._count_joined(start - timedelta(days=1))
+        paid_before = await self._payers_joined_before(start, purchase_before=start)
+        converted = await self._converted(start, end)
+
+        # the period
+        period_active = (window["mau"] if (start, end) == (as_of - timedelta(days=29), as_of)
+                         else await self._distinct_active(start, end))
+        buyers = (select(md.c.member_id, func.count().label("n"))
+                  .where(_PURCHASE_DAY, md.c.day >= start, md.c.day <= end)
+                  .group_by(md.c.member_id).subquery())
+        purchasers, repeaters = (await self.conn.execute(
+            select(func.count(), _sum(case((buyers.c.n >= 2, 1), else_=0)))
+            .select_from(buyers))).one()
+        period = series[:, TRAILING_DAYS:]
+
+        # months
+        months, month_stats = await self._months(as_of, latest)
+        activity_cohorts, purchase_cohorts = await self._cohorts(as_of, latest, months)
+
+        # acquisition
+        spend_from = month_start(start)
+        spend_to = next_month(month_start(end))
+        spend = await self._spend(spend_from, spend_to)
+        acquired = await self._members_by(members.c.channel, since=spend_from,
+                                          until=min(spend_to - timedelta(days=1), as_of))
+
+        return FundingInputs(
+            as_of=as_of, start=start, end=end,
+            members_total=sum(by_channel.values()), members_by_channel=by_channel,
+            members_by_tier=by_tier_, new_members=sum(new_by_channel.values()),
+            new_by_channel=new_by_channel, days=days,
+            daily_active=series[0].tolist(), daily_purchasers=series[1].tolist(),
+            daily_revenue=series[2].tolist(), daily_events=series[3].tolist(),
+            daily_content=series[4].tolist(),
+            dau=window["dau"], wau=window["wau"], mau=window["mau"],
+            power_curve=window["curve"], active_by_tier=window["by_tier"],
+            churn_window_days=churn_window_days, churn_at_start=window["at_start"],
+            churn_lost=window["lost"],
+            payers=payers, non_paying_at_start=joined_before_start - paid_before,
+            converted=converted, period_active=period_active,
+            period_purchasers=int(purchasers), period_repeaters=int(repeaters),
+            period_revenue=int(period[2].sum()), period_transactions=int(period[1].sum()),
+            member_content=int(period[4].sum()), all_content=int(period[4].sum()) + int(shares),
+            months=months, **month_stats,
+            activity_cohorts=activity_cohorts, purchase_cohorts=purchase_cohorts,
+            spend_by_channel=spend, acquired_by_channel=acquired,
+        )
+
+    async def _trailing(self, as_of: date, w: int, tier_keys) -> dict:
+        lo = as_of - timedelta(days=max(WINDOW_DAYS, 2 * w) - 1)
+        d30 = as_of - timedelta(days=WINDOW_DAYS - 1)
+        d7 = as_of - timedelta(days=WEEK_DAYS - 1)
+        recent = as_of - timedelta(days=w - 1)
+        start = as_of - timedelta(days=w)
+        before = start - timedelta(days=w - 1)
+
+        def days_since(since, until=as_of):
+            return _sum(case((and_(md.c.day >= since, md.c.day <= until), 1), else_=0))
+
+        per_member = (select(md.c.member_id, days_since(d30).label("d30"),
+                             days_since(d7).label("d7"), days_since(as_of).label("d1"),
+                             days_since(recent).label("recent"),
+                             days_since(before, start).label("prior"))
+                      .where(md.c.day >= lo, md.c.day <= as_of)
+                      .group_by(md.c.member_id).subquery())
+        wau_flag = case((per_member.c.d7 > 0, 1), else_=0)
+        dau_flag = case((per_member.c.d1 > 0, 1), else_=0)
+        prior = case((per_member.c.prior > 0, 1), else_=0)
+        lost = case((and_(per_member.c.prior > 0, per_member.c.recent == 0), 1), else_=0)
+        rows = await self.conn.execute(
+            select(members.c.tier_id, per_member.c.d30, func.count(), _sum(wau_flag),
+                   _sum(dau_flag), _sum(prior), _sum(lost))
+            .select_from(per_member.join(members, members.c.id == per_member.c.member_id))
+            .group_by(members.c.tier_id, per_member.c.d30))
+        curve = [0] * WINDOW_DAYS
+        by_tier: dict[str, int] = defaultdict(int)
+        out = dict(dau=0, wau=0, at_start=0, lost=0)
+        for tier_id, d30_days, n, wau, dau, at_start, lost_n in rows:
+            out["wau"] += int(wau)
+            out["dau"] += int(dau)
+            out["at_start"] += int(at_start)
+            out["lost"] += int(lost_n)
+            if d30_days:
+                curve[d30_days - 1] += n
+                by_tier[tier_keys.get(tier_id, NO_TIER)] += n
+        return dict(out, mau=sum(curve), curve=curve, by_tier=dict(by_tier))
+
+    async def _distinct_active(self, start: date, end: date) -> int:
+        return (await self.conn.execute(select(func.count(md.c.member_id.distinct())).where(
+            md.c.day >= start, md.c.day <= end))).scalar_one()
+
+    async def _payers_joined_before(self, joined_before: date, *, purchase_before: date) -> int:
+        return (await self.conn.execute(
+            select(func.count()).select_from(summary.join(members,
+                                                          members.c.id == summary.c.member_id))
+            .where(summary.c.first_purchase < purchase_before,
+                   members.c.joined_at < _midnight(joined_before),
+                   members.c.status == 'active'))).scalar_one()
+
+    async def _converted(self, start: date, end: date) -> int:
+        return (await self.conn.execute(
+            select(func.count()).select_from(summary.join(members,
+                                                          members.c.id == summary.c.member_id))
+            .where(summary.c.first_purchase >= start, summary.c.first_purchase <= end,
+                   members.c.joined_at < _midnight(start),
+                   members.c.status == 'active'))).scalar_one()
+
+    async def _months(self, as_of: date, latest: date | None) -> tuple[list[date], dict]:
+        first = _as_date((await self.conn.execute(
+            select(func.min(kpi_activity_days.c.day)))).scalar())
+        if first is None or first > as_of:
+            return [], dict(month_members=[], month_new=[], month_active=[], month_revenue=[],
+                            month_transactions=[], month_dau_sum=[], month_days=[])
+        months = months_between(first, as_of)
+        slot = {m: i for i, m in enumerate(months)}
+        n = len(months)
+        new, active, revenue, transactions, dau_sum = (np.zeros(n, dtype=np.int64)
+                                                       for _ in range(5))
+        ad = kpi_activity_days.c
+        month = self._month(ad.day)
+        for m, t, s in await self.conn.execute(
+                select(month, _sum(ad.purchasers), _sum(ad.active))
+                .where(ad.day <= as_of).group_by(month)):
+            if _as_date(m) in slot:
+                transactions[slot[_as_date(m)]] = t
+                dau_sum[slot[_as_date(m)]] = s
+        for m, count, rev in await self._month_active(as_of, latest, months):
+            active[slot[m]] += count
+            revenue[slot[m]] += rev
+        joined_before = await self._count_joined(months[0] - timedelta(days=1))
+        joined_month = self._joined_month()
+        for m, count in (await self._members_by(joined_month, since=months[0],
+                                                until=as_of)).items():
+            new[slot[_as_date(m)]] = count
+        totals = joined_before + np.cumsum(new)
+        day_counts = [(min(next_month(m) - timedelta(days=1), as_of) - m).days + 1
+                      for m in months]
+        return months, dict(month_members=totals.tolist(), month_new=new.tolist(),
+                            month_active=active.tolist(), month_revenue=revenue.tolist(),
+                            month_transactions=transactions.tolist(),
+                            month_dau_sum=dau_sum.tolist(), month_days=day_counts)
+
+    async def _month_active(self, as_of, latest, months):
+        """(month, active members, revenue) per month up to the as-of month."""
+        c = kpi_cohort_months.c
+        rows = [(_as_date(m), int(n), int(r)) for m, n, r in await self.conn.execute(
+            select(c.month, _sum(c.members), _sum(c.revenue_minor))
+            .where(c.basis == "activity", c.month <= month_start(as_of)).group_by(c.month))]
+        if not self._as_of_month_partial(as_of, latest):
+            return rows
+        current = month_start(as_of)
+        rows = [r for r in rows if r[0] != current]
+        n, revenue = (await self.conn.execute(
+            select(func.count(md.c.member_id.distinct()), _sum(md.c.revenue_minor))
+            .where(md.c.day >= current, md.c.day <= as_of))).one()
+        return [*rows, (current, int(n), int(revenue))]
+
+    @staticmethod
+    def _as_of_month_partial(as_of: date, latest: date | None) -> bool:
+        """Do the rollups hold days after the as-of day inside its month?"""
+        return latest is not None and latest > as_of and as_of != next_month(
+            month_start(as_of)) - timedelta(days=1)
+
+    async def _cohorts(self, as_of: date, latest: date | None, months: list[date]
+                       ) -> tuple[CohortMatrix, CohortMatrix]:
+        current = month_start(as_of)
+        c = kpi_cohort_months.c
+        cells: dict[str, dict[tuple[date, date], tuple[int, int]]] = {
+            "activity": {}, "purchase": {}}
+        for basis, cohort, month, n, revenue in await self.conn.execute(
+                select(c.basis, c.cohort, c.month, c.members, c.revenue_minor)
+                .where(c.month <= current, c.cohort <= current)):
+            cells[basis][(_as_date(cohort), _as_date(month))] = (n, int(revenue))
+        if self._as_of_month_partial(as_of, latest):
+            for basis, first_col, where in (
+                    ("activity", summary.c.first_active, literal(True)),
+                    ("purchase", summary.c.first_purchase, _PURCHASE_DAY)):
+                cells[basis] = {k: v for k, v in cells[basis].items() if k[1] != current}
+                per_member = (select(md.c.member_id, _sum(md.c.revenue_minor).label("rev"))
+                              .where(where, md.c.day >= current, md.c.day <= as_of)
+                              .group_by(md.c.member_id).subquery())
+                cohort = self._month(first_col)
+                for cohort_month, n, revenue in await self.conn.execute(
+                        select(cohort, func.count(), _sum(per_member.c.rev))
+                        .select_from(per_member.join(
+                            summary, summary.c.member_id == per_member.c.member_id))
+                        .group_by(cohort)):
+                    cells[basis][(_as_date(cohort_month), current)] = (n, int(revenue))
+        out = []
+        for basis in ("activity", "purchase"):
+            cohorts = sorted({k[0] for k in cells[basis] if k[0] == k[1]})
+            matrix = CohortMatrix(cohorts=cohorts, active=[], revenue=[])
+            for cohort in cohorts:
+                span = months_between(cohort, as_of)
+                matrix.active.append([cells[basis].get((cohort, m), (0, 0))[0] for m in span])
+                matrix.revenue.append([cells[basis].get((cohort, m), (0, 0))[1] for m in span])
+            out.append(matrix)
+        return out[0], out[1]
+
+    async def _spend(self, first_month: date, end_month: date) -> dict[str, int]:
+        """Recorded acquisition spend of the months in [first_month, end_month), plus
+        referral money rewards (payable or paid) created in them, in channel 'referral'."""
+        spend: dict[str, int] = defaultdict(int)
+        s = acquisition_spend.c
+        for channel, amount in await self.conn.execute(
+                select(s.channel, _sum(s.amount_minor))
+                .where(s.month >= first_month, s.month < end_month).group_by(s.channel)):
+            spend[channel] += int(amount)
+        r = referral_rewards.c
+        referral = (await self.conn.execute(select(_sum(r.money_minor)).where(
+            r.status.in_([RewardStatus.PAYABLE.value, RewardStatus.PAID.value]),
+            r.created_at >= _midnight(first_month), r.created_at < _midnight(end_month)))
+        ).scalar_one()
+        if referral:
+            spend["referral"] += int(referral)
+        return {k: v for k, v in spend.items() if v}
+
+    # --- model histories ---------------------------------------------------------------
+
+    async def purchase_histories(self, as_of: date) -> model_histories.Histories | None:
+        """Buyers' purchase histories up to `as_of` from the per-member summary, or None
+        when the summary holds days after `as_of` (the caller then reads member_days)."""
+        state = await self.state()
+        if state is None or (state.latest_day is not None and state.latest_day > as_of):
+            return None
+        s = summary.c
+        rows = (await self.conn.execute(
+            select(s.member_id, s.purchase_days, s.first_purchase, s.last_purchase,
+                   s.revenue_minor - s.first_purchase_revenue_minor)
+            .where(s.first_purchase.is_not(None)).order_by(s.member_id))).all()
+        if not rows:
+            ids = np.zeros(0, dtype=np.int64)
+            return model_histories.from_days(member_ids=ids, transaction_days=ids,
+                                             first_to_last_days=ids, first_to_as_of_days=ids,
+                                             repeat_revenue=ids)
+        ids, days, first, last, repeat = zip(*rows, strict=True)
+        first_d = np.array([_as_date(d).toordinal() for d in first], dtype=np.int64)
+        last_d = np.array([_as_date(d).toordinal() for d in last], dtype=np.int64)
+        return model_histories.from_days(
+            member_ids=np.array(ids, dtype=np.int64),
+            transaction_days=np.array(days, dtype=np.int64),
+            first_to_last_days=last_d - first_d,
+            first_to_as_of_days=as_of.toordinal() - first_d,
+            repeat_revenue=np.array(repeat, dtype=np.int64))
+
+    # --- targets and spend ---------------------------------------------------------------
+
+    async def add_target(self, *, name: str, metric: str, baseline: float, goal: float,
+                         starts_on: date, deadline: date, now: datetime) -> StoredTarget:
+        result = await self.conn.execute(kpi_targets.insert().values(
+            name=name, metric=metric, baseline=baseline, goal=goal, starts_on=starts_on,
+            deadline=deadline, created_at=now, updated_at=now).returning(kpi_targets.c.id))
+        return StoredTarget(id=result.scalar_one(), name=name, metric=metric,
+                            baseline=baseline, goal=goal, starts_on=starts_on,
+                            deadline=deadline)
+
+    async def get_target(self, target_id: int) -> StoredTarget | None:
+        row = (await self.conn.execute(select(kpi_targets)
+                                       .where(kpi_targets.c.id == target_id))).first()
+        return _target(row) if row else None
+
+    async def targets(self) -> list[StoredTarget]:
+        rows = await self.conn.execute(select(kpi_targets).order_by(kpi_targets.c.id))
+        return [_target(r) for r in rows]
+
+    async def update_target(self, target: StoredTarget, *, now: datetime) -> None:
+        await self.conn.execute(update(kpi_targets).where(kpi_targets.c.id == target.id).values(
+            name=target.name, metric=target.metric, baseline=target.baseline, goal=target.goal,
+            starts_on=target.starts_on, deadline=target.deadline, updated_at=now))
+
+    async def delete_target(self, target_id: int) -> None:
+        await self.conn.execute(delete(kpi_targets).where(kpi_targets.c.id == target_id))
+
+    async def record_spend(self, *, channel: str, month: date, amount_minor: int,
+                           now: datetime) -> None:
+        """Set (not add to) the channel's acquisition spend for the month."""
+        values = dict(amount_minor=amount_minor, updated_at=now)
+        statement = self._insert(acquisition_spend).values(channel=channel, month=month,
+                                                            **values)
+        await self.conn.execute(statement.on_conflict_do_update(
+            index_elements=["channel", "month"], set_=values))
+
+
+def _target(row) -> StoredTarget:
+    return StoredTarget(id=row.id, name=row.name, metric=row.metric, baseline=row.baseline,
+                        goal=row.goal, starts_on=_as_date(row.starts_on),
+                        deadline=_as_date(row.deadline))

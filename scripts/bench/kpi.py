@@ -1,0 +1,248 @@
+"""`tierwise bench kpi`: the funding report over N members and E events on SQLite, against
+a naive GROUP BY over raw events measured in the same run.
+
+Set-up (not timed, cached under var/ so a re-run only copies the file): a migrated SQLite
+file gets N members (joined over `--days` days with growth, six channels, three tiers)
+and E events (heavy-tailed per member, between the member's join day and the end; about
+5% purchases with amounts), written with plain sqlite3 from numpy columns, plus the
+`member_days` rollup computed in numpy; then one full `refreshKpiRollups` (timed and
+printed, not a target).
+
+Timed:
+1. ingestion with rollups: `--ingest` further events through the ingestion path
+   (EventRepository.insert_new, which maintains member_days, in batches of 5,000), then
+   the incremental KPI refresh; throughput = events / (insert + refresh) (target >= 50,000/s);
+2. the full funding report as of the last day (FundingInputs producer + model fits +
+   assembly, the GraphQL resolver's work without HTTP) (target < 2 s);
+3. the baseline: MAU per calendar month by GROUP BY over the raw events table (one KPI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from domain import kpi_reports
+from domain.events import Event, EventType
+from domain.store import migrate
+from domain.store.database import Database
+
+INGEST_TARGET = 50_000  # events/s
+REPORT_TARGET = 2.0  # seconds
+CHANNELS = ("wechat", "douyin", "xiaohongshu", "offline", "app", "referral")
+TYPES = (("login", 0.30), ("like", 0.22), ("comment", 0.12), ("post", 0.06), ("share", 0.08),
+         ("check_in", 0.12), ("purchase", 0.05), ("live_join", 0.05))
+COUNTED = {"login": "logins", "like": "likes", "comment": "comments", "post": "posts",
+           "share": "shares", "check_in": "check_ins", "purchase": "purchases"}
+CHUNK = 500_000
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=365, help="days of history (default 365)")
+    parser.add_argument("--ingest", type=int, default=200_000,
+                        help="events ingested in the timed ingestion step (default 200000)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", default="var", help="folder of the cached data set")
+
+
+def run(args) -> int:
+    end = date(2025, 6, 30)  # the last data day; a fixed date keeps the cache valid
+    cache = Path(args.cache) / f"bench-kpi-{args.members}-{args.events}-{args.days}.db"
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        partial = cache.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        migrate.upgrade(f"sqlite+aiosqlite:///{partial}")
+        _populate(partial, members=args.members, events=args.events, days=args.days, end=end,
+                  seed=args.seed)
+        full_s = asyncio.run(_refresh(partial, full=True))
+        partial.rename(cache)
+        print(f"set-up: {args.members:,} members, {args.events:,} events generated in "
+              f"{time.perf_counter() - started:.0f} s (full KPI rebuild {full_s:.1f} s), "
+              f"cached in {cache}")
+    else:
+        print(f"set-up: cached data set {cache}")
+    with tempfile.TemporaryDirectory(dir=cache.parent) as tmp:
+        path = Path(tmp) / "kpi.db"
+        shutil.copyfile(cache, path)
+        baseline_s = _baseline(path)
+        report_s, report = asyncio.run(_report(path, end))
+        ingest_s, refresh_s = asyncio.run(_ingest(path, count=args.ingest, day=end,
+                                                  seed=args.seed))
+        report2_s, _ = asyncio.run(_report(path, end))
+    rate = args.ingest / (ingest_s + refresh_s)
+    print(f"report: members {report.members_total:,}, MAU {report.mau:,}, "
+          f"revenue {report.revenue_minor:,}, cohorts {len(report.cohort_retention)}, "
+          f"BG/NBD on {report.ltv.buyers:,} buyers")
+    print(f"baseline (MAU per month by GROUP BY over raw events): {baseline_s:.2f} s")
+    print(f"funding report: {report_s:.2f} s (after ingestion: {report2_s:.2f} s), "
+          f"{baseline_s / report_s:.1f}x faster than the baseline's one KPI")
+    print(f"ingestion with rollups: {args.ingest:,} events in {ingest_s:.2f} s + KPI refresh "
+          f"{refresh_s:.2f} s = {rate:,.0f} events/s")
+    ok_report = max(report_s, report2_s) < REPORT_TARGET
+    ok_ingest = rate >= INGEST_TARGET
+    print(f"target: report < {REPORT_TARGET:.0f} s: {'met' if ok_report else 'MISSED'}; "
+          f"ingestion >= {INGEST_TARGET:,}/s: {'met' if ok_ingest else 'MISSED'}")
+    return 0 if ok_report and ok_ingest else 1
+
+
+def _populate(path: Path, *, members: int, events: int, days: int, end: date,
+              seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    start = end - timedelta(days=days - 1)
+    epoch = datetime.combine(start, datetime.min.time(), UTC)
+    # members: join day with growth (more recent joins), channel, tier
+    join_day = np.sort((days * rng.random(members) ** 0.6).astype(np.int64))
+    join_sec = join_day * 86_400 + rng.integers(0, 86_400, members)
+    channel = rng.choice(len(CHANNELS), members, p=[.3, .25, .15, .1, .1, .1])
+    tier = rng.choice(3, members, p=[.15, .35, .5])
+    # events: heavy-tailed per member, on days between joining and the end
+    weight = rng.pareto(1.5, members) + 0.2
+    per_member = rng.multinomial(events, weight / weight.sum())
+    owner = np.repeat(np.arange(members, dtype=np.int64), per_member)
+    span = days - join_day[owner]
+    day = join_day[owner] + (span * rng.random(len(owner)) ** 0.7).astype(np.int64)
+    sec = day * 86_400 + rng.integers(0, 86_400, len(owner))
+    kind = rng.choice(len(TYPES), len(owner), p=[p for _, p in TYPES])
+    purchase = kind == [t for t, _ in TYPES].index("purchase")
+    amount = np.where(purchase, rng.integers(500, 50_000, len(owner)), 0)
+
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    cur = conn.cursor()
+    tier_ids = []
+    for rank, key in enumerate(("core", "potential", "basic"), start=1):
+        cur.execute("INSERT INTO tiers (key, name, rank, description, benefits, touch_channel, "
+                    "touch_every_days, touch_content, created_at, updated_at) VALUES "
+                    "(?, ?, ?, '', '[]', 'wechat', 7, '', ?, ?)", (key, key, rank, now, now))
+        tier_ids.append(cur.lastrowid)
+
+    def stamps(seconds: np.ndarray) -> np.ndarray:
+        text = np.datetime_as_string(np.datetime64(epoch.replace(tzinfo=None), "us")
+                                     + seconds.astype("timedelta64[s]"), unit="us")
+        return np.char.replace(text, "T", " ")
+
+    joined = stamps(join_sec)
+    cur.executemany(
+        "INSERT INTO members (id, display_name, interests, channel, joined_at, first_seen_at, "
+        "status, tier_id, tier_source, created_at) VALUES (?, ?, '[]', ?, ?, ?, 'active', ?, "
+        "'model', ?)",
+        ((i + 1, f"m{i + 1}", CHANNELS[channel[i]], joined[i], joined[i], tier_ids[tier[i]], now)
+         for i in range(members)))
+    names = [t for t, _ in TYPES]
+    for lo in range(0, len(owner), CHUNK):
+        hi = min(lo + CHUNK, len(owner))
+        at = stamps(sec[lo:hi]).tolist()
+        ids = (owner[lo:hi] + 1).tolist()
+        kinds = kind[lo:hi].tolist()
+        amounts = amount[lo:hi].tolist()
+        cur.executemany(
+            "INSERT INTO events (id, external_id, member_id, origin_member_id, type, "
+            "occurred_at, amount_minor, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((lo + j + 1, f"b{lo + j + 1}", ids[j], ids[j], names[kinds[j]], at[j],
+              amounts[j] or None, now) for j in range(hi - lo)))
+    # member_days in numpy: one row per member and day
+    key = owner * (days + 1) + day
+    cells, inverse = np.unique(key, return_inverse=True)
+    columns = {"events": np.bincount(inverse)}
+    for i, name in enumerate(names):
+        if name in COUNTED:
+            columns[COUNTED[name]] = np.bincount(inverse, weights=kind == i,
+                                                 minlength=len(cells)).astype(np.int64)
+    revenue = np.bincount(inverse, weights=amount, minlength=len(cells)).astype(np.int64)
+    member = cells // (days + 1) + 1
+    day_text = np.datetime_as_string(np.datetime64(start) + (cells % (days + 1)).astype(
+        "timedelta64[D]"), unit="D")
+    order = ["events", "logins", "posts", "comments", "likes", "shares", "check_ins",
+             "purchases"]
+    data = [columns.get(c, np.zeros(len(cells), dtype=np.int64)).tolist() for c in order]
+    member_l, day_l, revenue_l = member.tolist(), day_text.tolist(), revenue.tolist()
+    cur.executemany(
+        f"INSERT INTO member_days (member_id, day, {', '.join(order)}, revenue_minor, "
+        "referral_invites) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        ((member_l[i], day_l[i], *(col[i] for col in data), revenue_l[i])
+         for i in range(len(cells))))
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+async def _refresh(path: Path, *, full: bool) -> float:
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        started = time.perf_counter()
+        async with db.unit_of_work() as uow:
+            await kpi_reports.refresh_kpi_rollups(uow=uow, actor="bench", now=datetime.now(UTC),
+                                                  full=full)
+        return time.perf_counter() - started
+    finally:
+        await db.dispose()
+
+
+async def _report(path: Path, as_of: date):
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        started = time.perf_counter()
+        async with db.unit_of_work(write=False) as uow:
+            behind = await kpi_reports.rollups_behind(uow)
+        if behind:
+            async with db.unit_of_work() as uow:
+                await kpi_reports.refresh_kpi_rollups(uow=uow, actor="bench",
+                                                      now=datetime.now(UTC))
+        async with db.unit_of_work(write=False) as uow:
+            report = await kpi_reports.funding_report(uow=uow, as_of=as_of,
+                                                      today=datetime.now(UTC).date())
+        return time.perf_counter() - started, report
+    finally:
+        await db.dispose()
+
+
+async def _ingest(path: Path, *, count: int, day: date, seed: int) -> tuple[float, float]:
+    """New events on the last day through the ingestion path, then the KPI refresh."""
+    rng = np.random.default_rng(seed + 1)
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with db.engine.connect() as conn:
+            from sqlalchemy import text
+            top = (await conn.execute(text("SELECT max(id) FROM members"))).scalar_one()
+        owners = rng.integers(1, top + 1, count).tolist()
+        kinds = rng.choice([EventType.LOGIN, EventType.LIKE, EventType.POST,
+                            EventType.PURCHASE], count, p=[.5, .3, .1, .1]).tolist()
+        base = datetime.combine(day, datetime.min.time(), UTC)
+        seconds = rng.integers(0, 86_400, count).tolist()
+        batch = [Event(external_id=f"ingest-{i}", member_id=owners[i], type=EventType(kinds[i]),
+                       occurred_at=base + timedelta(seconds=seconds[i]),
+                       amount_minor=1999 if kinds[i] == EventType.PURCHASE else None,
+                       channel=None, properties=None) for i in range(count)]
+        started = time.perf_counter()
+        for lo in range(0, count, 5_000):
+            async with db.unit_of_work() as uow:
+                await uow.events.insert_new(batch[lo:lo + 5_000], received_at=base)
+                await uow.commit()
+        ingest_s = time.perf_counter() - started
+    finally:
+        await db.dispose()
+    return ingest_s, await _refresh(path, full=False)
+
+
+def _baseline(path: Path) -> float:
+    conn = sqlite3.connect(path)
+    try:
+        started = time.perf_counter()
+        conn.execute("SELECT substr(occurred_at, 1, 7) AS month, count(DISTINCT member_id) "
+                     "FROM events GROUP BY month").fetchall()
+        return time.perf_counter() - started
+    finally:
+        conn.close()

@@ -1,0 +1,97 @@
+"""New KPI functions (hand-computed) and property tests of the report assembly."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from domain.kpi import activity, hidden, money
+from domain.kpi import report as kpi_report
+from domain.kpi.inputs import CohortMatrix, FundingInputs, months_between
+from domain.kpi.targets import TargetStatus
+
+
+def test_stickiness_from_totals():
+    # DAU 2, 4, 0 over 3 days: mean 2; MAU 4 -> 0.5
+    assert activity.stickiness_from_totals(dau_sum=6, days=3, monthly_active=4) == 0.5
+    assert activity.stickiness_from_totals(dau_sum=0, days=0, monthly_active=4) is None
+    assert activity.stickiness_from_totals(dau_sum=0, days=3, monthly_active=0) is None
+
+
+def test_revenue_by_age_counts_only_complete_months():
+    # cohort A (10 members) completed 2 months: 100, 50; cohort B (5) completed 1: 40
+    revenue, members = money.revenue_by_age([[100, 50, 7], [40, 3]], [10, 5], complete=[2, 1])
+    assert revenue.tolist() == [140, 50] and members.tolist() == [15, 10]
+    assert money.historical_ltv(revenue, members_by_age=members) == pytest.approx(
+        [140 / 15, 140 / 15 + 5])
+
+
+def test_hidden_groups():
+    assert hidden(3, 10) and not hidden(10, 10) and not hidden(0, 10) and not hidden(3, None)
+
+
+def test_target_projection_is_the_line_through_baseline_and_current():
+    target = kpi_report.TargetInput(id=1, name="t", metric="paying_share", baseline=0.05,
+                                    goal=0.12, starts_on=date(2025, 1, 1),
+                                    deadline=date(2025, 1, 31))
+    # 10 days in: 0.05 -> 0.08, slope 0.003/day, at day 30: 0.14 >= 0.12
+    on = kpi_report.assess_target(target, 0.08, date(2025, 1, 11))
+    assert on.projected == pytest.approx(0.14) and on.status == TargetStatus.ON_TRACK
+    off = kpi_report.assess_target(target, 0.055, date(2025, 1, 11))
+    assert off.status == TargetStatus.OFF_TRACK  # projected 0.065
+    assert kpi_report.assess_target(target, None, date(2025, 1, 11)).status == \
+        TargetStatus.NO_DATA
+    assert kpi_report.assess_target(target, 0.13, date(2025, 2, 1)).status == TargetStatus.MET
+
+
+def _random_inputs(rng: np.random.Generator) -> FundingInputs:
+    as_of = date(2025, 6, 15)
+    months = months_between(date(2025, 1, 1), as_of)
+    sizes = rng.integers(0, 50, len(months))
+    active, revenue = [], []
+    cohorts = []
+    for c, size in enumerate(sizes):
+        if size == 0:
+            continue
+        span = len(months) - c
+        row = [int(size)] + [int(rng.integers(0, size + 1)) for _ in range(span - 1)]
+        active.append(row)
+        revenue.append([int(rng.integers(0, 10_000)) for _ in range(span)])
+        cohorts.append(months[c])
+    matrix = CohortMatrix(cohorts=cohorts, active=active, revenue=revenue)
+    total = int(sizes.sum()) + int(rng.integers(0, 20))
+    days = [as_of - timedelta(days=57 - i) for i in range(58)]
+    series = [int(x) for x in rng.integers(0, 30, len(days))]
+    n = len(months)
+    return FundingInputs(
+        as_of=as_of, start=as_of - timedelta(days=29), end=as_of, members_total=total,
+        members_by_channel={"wechat": total}, members_by_tier={"core": total},
+        new_members=0, new_by_channel={}, days=days, daily_active=series,
+        daily_purchasers=series, daily_revenue=series, daily_events=series,
+        daily_content=series, dau=1, wau=2, mau=3, power_curve=[3] + [0] * 29,
+        active_by_tier={"core": 3}, churn_window_days=30, churn_at_start=0, churn_lost=0,
+        payers=0, non_paying_at_start=0, converted=0, period_active=3, period_purchasers=0,
+        period_repeaters=0, period_revenue=0, period_transactions=0, member_content=0,
+        all_content=0, months=months, month_members=[total] * n, month_new=[0] * n,
+        month_active=[1] * n, month_revenue=[1] * n, month_transactions=[0] * n,
+        month_dau_sum=[1] * n, month_days=[30] * n, activity_cohorts=matrix,
+        purchase_cohorts=matrix, spend_by_channel={}, acquired_by_channel={})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_report_properties_on_random_inputs(seed):
+    inputs = _random_inputs(np.random.default_rng(seed))
+    report = kpi_report.assemble(inputs, options=kpi_report.Options())
+    sizes = [c.size for c in report.cohort_retention]
+    assert sum(sizes) == sum(r[0] for r in inputs.activity_cohorts.active)
+    assert sum(sizes) <= report.members_total
+    for cohort in report.cohort_retention:
+        assert cohort.rates[0] == 1
+        assert all(0 <= r <= 1 for r in cohort.rates)
+    assert all(0 <= r <= 1 for r in report.retention_curve)
+    assert report.ltv.historical == sorted(report.ltv.historical)  # cumulative, revenue >= 0
+    suppressed = kpi_report.assemble(inputs, options=kpi_report.Options(min_group_size=25))
+    for row in suppressed.cohort_retention:
+        assert row.suppressed == (row.size is None) and (row.suppressed or row.size >= 25)
