@@ -21,6 +21,7 @@ SUBCOMMANDS = (
     "scripts.referrals",
     "scripts.export_schema",
     "scripts.lifecycle",
+    "scripts.simulate",
     "scripts.bench",
 )
 

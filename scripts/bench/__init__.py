@@ -14,6 +14,8 @@ BENCHMARKS = {
     "import": ("scripts.bench.ingest", "event import throughput (CSV and JSON Lines)"),
     "lifecycle": ("scripts.bench.lifecycle", "lifecycle + churn refresh of 1,000,000 members"),
     "seed": ("scripts.bench.seed", "demo community generation and write time"),
+    "sim": ("scripts.bench.sim", "simulation: fast model vs per-agent reference, 1M members, "
+            "100 replicates"),
 }
 
 
