@@ -2,7 +2,9 @@
 
 `three_tier`: seed 003's value x engagement community: core 15%, potential 35%, basic 50%,
 each tier with its touch strategy; targets "core-community activity rate to 30% within 3
-months" and "member conversion from 5% to 12% within 6 months". Rates are daily
+months" (the community's activity rate: members active in the last 30 days / members;
+with quota re-tiering on activity the core tier itself is active by construction) and
+"member conversion from 5% to 12% within 6 months" (paying share). Rates are daily
 probabilities chosen to land in the seeds' ranges (direct conversion a few percent,
 20% of members producing most interactions); calibrate from the database for real
 numbers.
@@ -24,27 +26,27 @@ _THREE_TIER = {
     "seed": 20260101,
     "replicates": 100,
     "market": {
-        "size": 50_000, "externalJoinRate": 0.0004, "wordOfMouth": 0.01,
-        "channels": [{"key": "douyin", "joinRate": 0.0003, "dailySpendMinor": 100_000,
+        "size": 40_000, "externalJoinRate": 0.0001, "wordOfMouth": 0.003,
+        "channels": [{"key": "douyin", "joinRate": 0.0001, "dailySpendMinor": 100_000,
                       "referenceSpendMinor": 100_000}],
     },
     "initial": {"members": 10_000, "payingShare": 0.05},
     "propensityShape": 1.5,
     "tiers": [
-        {"key": "core", "share": 0.15, "activity": 0.012, "conversionHazard": 0.02,
+        {"key": "core", "share": 0.15, "activity": 0.02, "conversionHazard": 0.04,
          "churnHazard": 0.0005, "inviteRate": 0.05, "revenuePerActiveDayMinor": 3_000,
          "touch": {"channel": "wechat", "everyDays": 7, "costMinor": 50, "lift": 1.5}},
-        {"key": "potential", "share": 0.35, "activity": 0.008, "conversionHazard": 0.015,
+        {"key": "potential", "share": 0.35, "activity": 0.008, "conversionHazard": 0.03,
          "churnHazard": 0.001, "inviteRate": 0.03, "revenuePerActiveDayMinor": 1_500,
          "touch": {"channel": "app", "everyDays": 3, "costMinor": 10, "lift": 1.3}},
-        {"key": "basic", "share": 0.5, "activity": 0.004, "conversionHazard": 0.008,
+        {"key": "basic", "share": 0.5, "activity": 0.004, "conversionHazard": 0.02,
          "churnHazard": 0.002, "inviteRate": 0.01, "revenuePerActiveDayMinor": 800,
          "touch": {"channel": "app", "everyDays": 14, "costMinor": 5, "lift": 1.2}},
     ],
     "referral": {"enabled": True, "rewardMinor": 1_000, "acceptanceRate": 0.25,
                  "responseCurve": {"maxUplift": 1.0, "halfSaturationMinor": 2_000},
                  "inviteeActivityFactor": 0.9},
-    "churn": {"enabled": True, "streakGrowth": 0.02, "warningLevels": [3, 7, 14],
+    "churn": {"enabled": True, "streakGrowth": 0.01, "warningLevels": [3, 7, 14],
               "winBack": [{"costMinor": 5, "effect": 0.02}, {"costMinor": 200, "effect": 0.05},
                           {"costMinor": 1_000, "effect": 0.1}]},
     "badges": {"enabled": True, "streakDays": 7, "activityLift": 1.2},
@@ -58,7 +60,7 @@ _THREE_TIER = {
     "budget": {"totalMinor": 60_000_000},
     "targets": [
         {"name": "core activity rate 30% within 3 months",
-         "metric": "activityRateByTier.core", "goal": 0.30, "deadlineDay": 90},
+         "metric": "activityRate", "goal": 0.30, "deadlineDay": 90},
         {"name": "conversion 5% -> 12% within 6 months", "metric": "payingShare",
          "goal": 0.12, "deadlineDay": 180},
     ],

@@ -249,6 +249,7 @@ def parse(document: dict) -> Scenario:
                     integer=True)
     tiers = _tiers(r, document)
     keys = [t.key for t in tiers]
+    last_day = horizon if 1 <= horizon <= MAX_HORIZON_DAYS else MAX_HORIZON_DAYS
     scenario = Scenario(
         horizon_days=horizon,
         seed=r.num(document, "seed", "seed", default=0, lo=0, hi=2**63 - 1, integer=True),
@@ -261,9 +262,9 @@ def parse(document: dict) -> Scenario:
                                 "retiering.everyDays", default=0, lo=0, hi=3660, integer=True),
         propensity_shape=r.num(document, "propensityShape", "propensityShape", default=2.0,
                                lo=0.05, hi=1e6),
-        campaigns=_campaigns(r, document, keys, horizon),
+        campaigns=_campaigns(r, document, keys, last_day),
         budget_minor=_budget(r, document),
-        targets=_targets(r, document, keys, horizon),
+        targets=_targets(r, document, keys, last_day),
         name=document.get("name", "") if isinstance(document.get("name", ""), str) else "",
         document=document,
     )
