@@ -78,19 +78,20 @@ class CommunityModel(mesa.Model):
                 return
             propensity = processes.new_propensities(rng, n, s.propensity_shape)
             bounds = np.rint(np.cumsum([t.share for t in s.tiers]) * n).astype(np.int64)
-            tier = np.empty(n, dtype=np.intp)
+            tier = np.empty(n, dtype=np.int8)
             tier[np.argsort(-propensity, kind="stable")] = np.searchsorted(
                 bounds, np.arange(n), side="right")
             p = np.clip(self.rules.activity[tier] * propensity, 1e-6, 1.0)
             days_inactive = np.minimum(rng.geometric(p) - 1, 365)
             paying = rng.random(n) < s.initial.paying_share
         else:
-            tier, paying = given.tier.astype(np.intp), given.paying.astype(bool)
+            tier, paying = given.tier.astype(np.int8), given.paying.astype(bool)
             days_inactive, propensity = given.days_inactive, given.propensity.astype(np.float32)
             n = len(tier)
         pop.append(n, tier=tier, paying=paying, days_inactive=days_inactive,
                    active=days_inactive == 0, propensity=propensity,
-                   p_active=self.rules.activity[tier] * propensity)
+                   p_active=self.rules.activity[tier] * propensity,
+                   churn_base=self.rules.churn[tier])
         self.tier_members += np.bincount(tier, minlength=self.rules.tiers)
         self.payers = int(paying.sum())
 
@@ -146,6 +147,7 @@ class CommunityModel(mesa.Model):
         pop.tier[alive] = tier
         lift = np.where(pop.badge[alive], np.float32(s.badges.activity_lift), np.float32(1))
         pop.p_active[alive] = rules.activity[tier] * pop.propensity[alive] * lift
+        pop.churn_base[alive] = rules.churn[tier]
         self.tier_members = np.bincount(tier, minlength=rules.tiers).astype(np.int64)
         pop.window_active_days[:] = 0
         pop.window_spend_minor[:] = 0
@@ -154,7 +156,10 @@ class CommunityModel(mesa.Model):
                    warnings, hazard) -> None:
         pop = self.population
         recent = pop.days_inactive < WINDOW_DAYS  # churned members are never recent
-        by_tier = np.bincount(pop.tier * 2 + recent, minlength=2 * self.rules.tiers)[1::2]
+        # one int8 key per member, 2 x tier + recent, counted in one pass
+        key = np.left_shift(pop.tier, 1)
+        key |= recent.view(np.int8)
+        by_tier = np.bincount(key, minlength=2 * self.rules.tiers)[1::2]
         self.totals = {
             "members": pop.alive_count, "new_members": new_members,
             "referred_members": referred, "churned_members": int(churned),

@@ -10,7 +10,7 @@ GONE = 2**30  # days_inactive of a churned member: never equal to a warning leve
 
 # name -> dtype of every per-member column
 COLUMNS = {
-    "tier": np.intp,  # index into scenario.tiers (0 = top tier)
+    "tier": np.int8,  # index into scenario.tiers (0 = top tier)
     "alive": np.bool_,
     "paying": np.bool_,
     "active": np.bool_,  # active today (yesterday, before today's activity step)
@@ -19,6 +19,7 @@ COLUMNS = {
     "badge": np.bool_,  # earned the streak badge
     "propensity": np.float32,  # the member's own activity multiplier (mean 1)
     "p_active": np.float32,  # tier activity x propensity x badge lift (0 when gone)
+    "churn_base": np.float32,  # the tier's churn hazard (0 when gone, so never again)
     "boost": np.float32,  # win-back effect added to the next day's activity probability
     "window_active_days": np.int16,  # active days since the last re-tiering
     "window_spend_minor": np.int64,  # spend since the last re-tiering
@@ -33,6 +34,7 @@ class Population:
         self.n = 0
         self.alive_count = 0
         self.boosted = np.zeros(0, dtype=np.intp)  # rows with a win-back boost for tomorrow
+        self._scratch = np.empty(0, dtype=np.float32)
         self._arrays = {name: np.zeros(max(capacity, 16), dtype=dtype)
                         for name, dtype in COLUMNS.items()}
         self._bind()
@@ -58,6 +60,13 @@ class Population:
         self.alive_count += count
         self._bind()
         return rows
+
+    def scratch(self) -> np.ndarray:
+        """A float32 work array of length n, reused from day to day (saves allocating and
+        faulting in a fresh array for every vectorised step)."""
+        if len(self._scratch) < self.n:
+            self._scratch = np.empty(len(self._arrays["tier"]), dtype=np.float32)
+        return self._scratch[: self.n]
 
     def compact(self) -> None:
         """Drop churned members' rows (keeps join order)."""

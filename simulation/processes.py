@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from domain import churn as churn_rules
 from simulation.population import GONE, Population
-from simulation.rules import Rules, join_probability
+from simulation.rules import Rules, churn_hazard, join_probability
 
 
 def new_propensities(rng: np.random.Generator, count: int, shape: float) -> np.ndarray:
@@ -21,12 +20,14 @@ def new_propensities(rng: np.random.Generator, count: int, shape: float) -> np.n
     return rng.gamma(shape, 1.0 / shape, size=count).astype(np.float32)
 
 
-def add_members(pop: Population, rules: Rules, *, count: int, tier: int, channel: int,
+def add_members(pop: Population, rules: Rules, *, count: int, tier: int, channel,
                 propensity: np.ndarray) -> None:
     """Members who join today, in tier `tier`; their join day is an active day (signing up
-    is an event), so they are active today without drawing."""
+    is an event), so they are active today without drawing. `channel`: one index or one
+    per member."""
     pop.append(count, tier=tier, channel=channel, propensity=propensity,
-               p_active=rules.activity[tier] * propensity, days_inactive=-1)
+               p_active=rules.activity[tier] * propensity, churn_base=rules.churn[tier],
+               days_inactive=-1)
 
 
 def acquire(pop: Population, rules: Rules, rng: np.random.Generator, *, prospects: int,
@@ -44,11 +45,9 @@ def acquire(pop: Population, rules: Rules, rng: np.random.Generator, *, prospect
     by_channel = np.zeros(len(p_parts), dtype=np.int64)
     if joins:
         by_channel = rng.multinomial(joins, p_parts / p_parts.sum())
-        lowest = rules.tiers - 1
-        for channel, count in enumerate(by_channel):
-            if count:
-                add_members(pop, rules, count=int(count), tier=lowest, channel=channel,
-                            propensity=new_propensities(rng, int(count), propensity_shape))
+        add_members(pop, rules, count=int(joins), tier=rules.tiers - 1,
+                    channel=np.repeat(np.arange(len(p_parts)), by_channel),
+                    propensity=new_propensities(rng, int(joins), propensity_shape))
     return by_channel, rules.channel_spend, hazard
 
 
@@ -82,17 +81,16 @@ def be_active(pop: Population, rules: Rules, rng: np.random.Generator, *, day: i
     window's active days. Returns (dau, touch cost)."""
     m = first_new
     p = pop.p_active[:m]
-    lift = rules.activity_lift(day)
-    touched = bool((lift != 1).any())
+    touched = rules.touched[day].any()
     if touched:
-        p = p * lift[pop.tier[:m]]
+        p = p * rules.lift[day][pop.tier[:m]]
     boosted = pop.boosted[pop.boosted < m]
     if boosted.size:
         p = p if touched else p.copy()
         p[boosted] += pop.boost[boosted]
         pop.boost[boosted] = 0
     pop.boosted = boosted[:0]
-    pop.active[:m] = rng.random(m, dtype=np.float32) < p
+    np.less(rng.random(m, dtype=np.float32), p, out=pop.active[:m])
     pop.active[m:] = True
     inactive = ~pop.active
     pop.days_inactive += 1
@@ -105,13 +103,13 @@ def be_active(pop: Population, rules: Rules, rng: np.random.Generator, *, day: i
         pop.badge[earned] = True
         pop.p_active[earned] *= np.float32(badge_lift)
     pop.window_active_days += pop.active
-    touch_cost = int((tier_members * rules.touch_cost)[rules.touched_tiers(day)].sum())
+    touch_cost = int((tier_members * rules.touch_cost)[rules.touched[day]].sum())
     return int(np.count_nonzero(pop.active)), touch_cost
 
 
 def warn(pop: Population, rules: Rules) -> tuple[int, int]:
     """Members whose days inactive reach a warning level today get that level's warning
-    (`domain.churn.warning_levels`) and its win-back action: the action's cost, and its
+    (`domain.churn.warning_levels`, tabulated in `Rules.warning_of_days`) and its win-back action: the action's cost, and its
     effect added to their activity probability tomorrow. Returns (warnings, cost)."""
     levels = rules.warning_levels
     if not levels:
@@ -119,8 +117,9 @@ def warn(pop: Population, rules: Rules) -> tuple[int, int]:
     d = pop.days_inactive
     # one pass: d - first level, as unsigned, is small only for d in [first, last]
     candidates = np.flatnonzero((d - levels[0]).view(np.uint32) <= levels[-1] - levels[0])
-    warned = candidates[np.isin(d[candidates], levels)]
-    level = churn_rules.warning_levels(d[warned], levels).astype(np.int64) - 1
+    level = rules.warning_of_days[d[candidates]]
+    warned = candidates[level > 0]
+    level = level[level > 0] - 1
     pop.boost[warned] = rules.win_back_effect[level]
     pop.boosted = warned
     return int(warned.size), int(rules.win_back_cost[level].sum())
@@ -148,14 +147,15 @@ def earn(pop: Population, rules: Rules) -> int:
 def churn_out(pop: Population, rules: Rules, rng: np.random.Generator, *,
               streak_growth: float) -> np.ndarray:
     """Current members leave with the churn hazard of their tier, growing with their days
-    inactive (`Rules.churn_hazard`). Returns the indices of those who left."""
+    inactive (`rules.churn_hazard`). Returns the indices of those who left."""
     if not rules.churn.any():
         return np.zeros(0, dtype=np.int64)
-    hazard = rules.churn_hazard(pop.tier, pop.days_inactive, streak_growth)
-    gone = np.flatnonzero((rng.random(pop.n, dtype=np.float32) < hazard) & pop.alive)
+    hazard = churn_hazard(pop.churn_base, pop.days_inactive, streak_growth, out=pop.scratch())
+    gone = np.flatnonzero(rng.random(pop.n, dtype=np.float32) < hazard)
     pop.alive[gone] = False
     pop.active[gone] = False
     pop.p_active[gone] = 0
+    pop.churn_base[gone] = 0
     pop.boost[gone] = 0
     pop.days_inactive[gone] = GONE
     pop.alive_count -= gone.size

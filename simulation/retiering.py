@@ -25,7 +25,7 @@ def quota_tiers(*, shares: list[float], spend_minor: np.ndarray, active_days: np
     """Tier index (0 = top) for each member. `order` is a unique, increasing key per
     member (join order) used to break ties."""
     if len(order) == 0:
-        return np.zeros(0, dtype=np.intp)
+        return np.zeros(0, dtype=np.int8)
     if tier_models is not None:
         spec = tier_models.TierModelSpec(
             kind=tier_models.TierModelKind.QUOTAS,
@@ -33,7 +33,7 @@ def quota_tiers(*, shares: list[float], spend_minor: np.ndarray, active_days: np
                         for i, s in enumerate(shares)))
         features = tier_models.MemberFeatures(
             member_ids=order, values={"spend_minor": spend_minor, "active_days": active_days})
-        return tier_models.place_by_quotas(spec, features).astype(np.intp)
+        return tier_models.place_by_quotas(spec, features).astype(np.int8)
     return _place_by_quotas(shares=shares, spend_minor=spend_minor, active_days=active_days,
                             order=order)
 
@@ -50,6 +50,6 @@ def _place_by_quotas(*, shares: list[float], spend_minor: np.ndarray, active_day
     n = len(order)
     bounds = np.rint(np.cumsum(shares) * n).astype(np.int64)
     bounds[-1] = n
-    result = np.empty(n, dtype=np.intp)
+    result = np.empty(n, dtype=np.int8)
     result[ranked] = np.searchsorted(bounds, np.arange(n), side="right")
     return result

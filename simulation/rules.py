@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from domain import churn as churn_rules
 from simulation.scenario import Scenario
 
 REFERRAL_CHANNEL = "referral"
@@ -49,6 +50,9 @@ class Rules:
     win_back_cost: np.ndarray  # [level] int64
     win_back_effect: np.ndarray  # [level] float32
     campaign_cost: np.ndarray  # [day] int64, day 0 unused
+    touched: np.ndarray  # [day, tier] bool: a touch goes out
+    lift: np.ndarray  # [day, tier] float32 activity multiplier (touch lift on touch days)
+    warning_of_days: np.ndarray  # [days inactive] warning level reached exactly that day
 
     @classmethod
     def of(cls, s: Scenario) -> Rules:
@@ -88,25 +92,41 @@ class Rules:
             win_back_effect=np.array([w.effect for w in win_back] or [0.0] * len(levels),
                                      np.float32),
             campaign_cost=campaign_cost,
+            **_day_tables(s, levels),
         )
 
     def touched_tiers(self, day: int) -> np.ndarray:
         """Boolean [tier]: tiers whose touch strategy contacts them on `day` (every k days:
         days k, 2k, ...)."""
-        every = self.touch_every
-        return (every > 0) & (day % np.maximum(every, 1) == 0)
+        return self.touched[day]
 
     def activity_lift(self, day: int) -> np.ndarray:
         """[tier] activity multiplier on `day`: the touch lift where a touch goes out."""
-        return np.where(self.touched_tiers(day), self.touch_lift, np.float32(1.0)).astype(
-            np.float32)
+        return self.lift[day]
 
-    def churn_hazard(self, tier: np.ndarray, days_inactive: np.ndarray,
-                     streak_growth: float) -> np.ndarray:
-        """Daily churn probability: tier hazard x (1 + streakGrowth x days inactive),
-        capped at 1."""
-        hazard = self.churn[tier]
-        if streak_growth:
-            hazard = hazard * (1.0 + np.float32(streak_growth) * days_inactive.astype(
-                np.float32))
-        return np.minimum(hazard, np.float32(1.0))
+
+def _day_tables(s: Scenario, levels: tuple[int, ...]) -> dict:
+    days = np.arange(s.horizon_days + 2)[:, None]
+    every = np.array([t.touch.every_days for t in s.tiers])
+    touched = (every > 0) & (days % np.maximum(every, 1) == 0) & (days > 0)
+    lift = np.where(touched, np.array([t.touch.lift for t in s.tiers], np.float32),
+                    np.float32(1.0)).astype(np.float32)
+    # the level a member reaches on the day their days inactive equal its threshold
+    span = np.arange((levels[-1] if levels else 0) + 1)
+    on_threshold = np.isin(span, levels)
+    warning_of_days = np.where(on_threshold, churn_rules.warning_levels(span, levels), 0)
+    return {"touched": touched, "lift": lift, "warning_of_days": warning_of_days}
+
+
+def churn_hazard(base: np.ndarray, days_inactive: np.ndarray, streak_growth: float,
+                 *, out: np.ndarray | None = None) -> np.ndarray:
+    """Daily churn probability: base (tier) hazard x (1 + streakGrowth x days inactive)
+    (a value above 1 means certain churn)."""
+    if not streak_growth:
+        return base
+    hazard = out if out is not None else np.empty(len(base), np.float32)
+    hazard[:] = days_inactive
+    hazard *= np.float32(streak_growth)
+    hazard += np.float32(1.0)
+    hazard *= base
+    return hazard
