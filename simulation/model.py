@@ -156,10 +156,10 @@ class CommunityModel(mesa.Model):
                    warnings, hazard) -> None:
         pop = self.population
         recent = pop.days_inactive < WINDOW_DAYS  # churned members are never recent
-        # one int8 key per member, 2 x tier + recent, counted in one pass
+        # byte-wide passes: key = 2 x tier + recent, then one count per tier
         key = np.left_shift(pop.tier, 1)
         key |= recent.view(np.int8)
-        by_tier = np.bincount(key, minlength=2 * self.rules.tiers)[1::2]
+        by_tier = np.array([np.count_nonzero(key == 2 * t + 1) for t in range(self.rules.tiers)])
         self.totals = {
             "members": pop.alive_count, "new_members": new_members,
             "referred_members": referred, "churned_members": int(churned),
