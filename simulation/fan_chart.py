@@ -18,6 +18,20 @@ def _nan(values):
     return [math.nan if v is None else v for v in values]
 
 
+def _is_share(name: str) -> bool:
+    return name in SHARES or name.startswith("activityRateByTier.")
+
+
+def _label_targets(ax, text: str, median: list) -> None:
+    """Target labels in the corner the median leaves free (bottom when it ends high)."""
+    low, high = ax.get_ylim()
+    last = next((v for v in reversed(median) if v is not None), low)
+    ends_high = (last - low) > (high - low) / 2
+    ax.text(0.98, 0.04 if ends_high else 0.96, text, transform=ax.transAxes, ha="right",
+            va="bottom" if ends_high else "top", fontsize=8, color="tab:red",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 2})
+
+
 def draw(result: dict, path: str) -> None:
     """Write the fan chart of `result` (a result document) to `path` (PNG)."""
     import matplotlib
@@ -40,20 +54,23 @@ def draw(result: dict, path: str) -> None:
         ax.plot(days, _nan(kpi["p50"]), color="tab:blue", linewidth=1.8, label="median")
         ax.plot(days, _nan(kpi["mean"]), color="tab:blue", linewidth=0.8, linestyle=":",
                 label="mean")
+        labels = []
         for target in (t for t in targets if t["metric"] == name):
             ax.axhline(target["goal"], color="tab:red", linewidth=1, linestyle="--")
             ax.axvline(target["deadlineDay"], color="tab:red", linewidth=1, linestyle=":")
-            ax.annotate(f"goal {target['goal']:g} by day {target['deadlineDay']}: "
-                        f"P = {target['probability']:.0%}",
-                        xy=(0.02, 0.96), xycoords="axes fraction", va="top", fontsize=8,
-                        color="tab:red")
+            goal = (f"{target['goal']:.0%}" if _is_share(name) else f"{target['goal']:,.0f}")
+            labels.append(f"goal {goal} by day {target['deadlineDay']}: "
+                          f"P(met) = {target['probability']:.0%}")
+        if labels:
+            ax.margins(y=0.12)
+            _label_targets(ax, "\n".join(labels), kpi["p50"])
         title = TITLES.get(name) or name.replace("activityRateByTier.",
                                                  "Activity rate, tier ")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("day", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-        if name in SHARES or name.startswith("activityRateByTier."):
+        if _is_share(name):
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         else:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))

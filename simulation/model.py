@@ -56,6 +56,7 @@ class CommunityModel(mesa.Model):
         self.tier_members = np.zeros(self.rules.tiers, dtype=np.int64)
         self.payers = 0
         self._populate()
+        self.warm_up(scenario.initial.warm_up_days)
         self.totals: dict = {}
         self._count_day(new_members=0, referred=0, churned=0, new_payers=0, revenue=0, cost=0,
                         joins=np.zeros(len(self.rules.channel_keys), np.int64), warnings=0,
@@ -99,6 +100,20 @@ class CommunityModel(mesa.Model):
 
     def step(self) -> None:
         self.day += 1
+        counts = self.live_day(self.day)
+        if self.spec.retier_every_days and self.day % self.spec.retier_every_days == 0:
+            self.retier()
+        self._count_day(**counts)
+        pop = self.population
+        if pop.n > 4096 and pop.alive_count < pop.n // 2:
+            pop.compact()
+        self.datacollector.collect(self)
+        if self.day >= self.spec.horizon_days:
+            self.running = False
+
+    def live_day(self, day: int) -> dict:
+        """Processes 1-7 for `day` (0 = a warm-up day: no touches, no campaigns); returns
+        the day's counts."""
         s, pop, rules, rng = self.spec, self.population, self.rules, self.rng
         before = pop.n
         prospects = s.market.size - self.joined_from_market
@@ -114,27 +129,29 @@ class CommunityModel(mesa.Model):
         self.joined_from_market += new_members
         self.tier_members[rules.tiers - 1] += new_members
         _, touch_cost = processes.be_active(
-            pop, rules, rng, day=self.day, first_new=before, tier_members=self.tier_members,
+            pop, rules, rng, day=day, first_new=before, tier_members=self.tier_members,
             badge_days=s.badges.streak_days if s.badges.enabled else None,
             badge_lift=s.badges.activity_lift)
         warnings, win_back_cost = processes.warn(pop, rules)
-        new_payers = processes.convert(pop, rules, rng, day=self.day)
+        new_payers = processes.convert(pop, rules, rng, day=day)
         self.payers += new_payers
         revenue = processes.earn(pop, rules)
         gone = processes.churn_out(pop, rules, rng, streak_growth=s.churn.streak_growth)
         self.tier_members -= np.bincount(pop.tier[gone], minlength=rules.tiers)
         self.payers -= int(pop.paying[gone].sum())
-        if s.retier_every_days and self.day % s.retier_every_days == 0:
-            self.retier()
-        cost += reward_cost + touch_cost + win_back_cost + int(rules.campaign_cost[self.day])
-        self._count_day(new_members=new_members, referred=referred, churned=gone.size,
-                        new_payers=new_payers, revenue=revenue, cost=cost,
-                        joins=np.append(joins, referred), warnings=warnings, hazard=hazard)
-        if pop.n > 4096 and pop.alive_count < pop.n // 2:
-            pop.compact()
-        self.datacollector.collect(self)
-        if self.day >= s.horizon_days:
-            self.running = False
+        cost += reward_cost + touch_cost + win_back_cost + int(rules.campaign_cost[day])
+        return {"new_members": new_members, "referred": referred, "churned": gone.size,
+                "new_payers": new_payers, "revenue": revenue, "cost": cost,
+                "joins": np.append(joins, referred), "warnings": warnings, "hazard": hazard}
+
+    def warm_up(self, days: int) -> None:
+        """Bring the starting community to the scenario's own steady state: `days` days of
+        the processes before day 1 (no touches, campaigns or re-tiering; nothing recorded;
+        the re-tiering window starts afresh after them)."""
+        for _ in range(days):
+            self.live_day(0)
+        self.population.window_active_days[:] = 0
+        self.population.window_spend_minor[:] = 0
 
     def retier(self) -> None:
         """Re-tier current members by quotas on the window's spend and active days, then

@@ -80,7 +80,7 @@ class MemberAgent(mesa.Agent):
     def convert_and_spend(self) -> None:
         model, rules = self.model, self.model.rules
         if self.active and not self.paying:
-            if model.rng.random() < rules.conversion[model.day][self.tier]:
+            if model.rng.random() < rules.conversion[model.calendar_day][self.tier]:
                 self.paying = True
                 model.payers += 1
                 model.today["new_payers"] += 1
@@ -116,6 +116,11 @@ class ReferenceModel(mesa.Model):
         self.today = {"new_members": 0, "referred_members": 0, "churned_members": 0,
                       "new_payers": 0, "revenue_minor": 0, "cost_minor": 0, "warnings": 0,
                       "join_hazard": 0.0, "joins_by_channel": []}
+        for _ in range(scenario.initial.warm_up_days):  # as CommunityModel.warm_up
+            self.live_day(0)
+        for agent in self.agents:
+            agent.window_active_days = agent.window_spend_minor = 0
+        self.today = dict.fromkeys(self.today, 0)
         self.totals = self._totals()
         self.datacollector = mesa.DataCollector(
             model_reporters={name: partial(day_total, name=name) for name in TOTALS})
@@ -146,25 +151,30 @@ class ReferenceModel(mesa.Model):
 
     def step(self) -> None:
         self.day += 1
-        s, rules = self.spec, self.rules
-        self.today = dict.fromkeys(self.today, 0)
-        self.acquire()
-        if s.referral.enabled:
-            self.invitations = 0
-            self.agents.shuffle_do("invite")
-            self.accept_invitations()
-        self.lift_today = rules.activity_lift(self.day)
-        touched = rules.touched_tiers(self.day)
-        self.today["cost_minor"] += sum(int(rules.touch_cost[a.tier]) for a in self.agents
-                                        if touched[a.tier])
-        self.today["cost_minor"] += int(rules.campaign_cost[self.day]) + rules.channel_spend
-        self.agents.shuffle_do("step")
-        if s.retier_every_days and self.day % s.retier_every_days == 0:
+        self.live_day(self.day)
+        if self.spec.retier_every_days and self.day % self.spec.retier_every_days == 0:
             self.retier()
         self.totals = self._totals()
         self.datacollector.collect(self)
-        if self.day >= s.horizon_days:
+        if self.day >= self.spec.horizon_days:
             self.running = False
+
+    def live_day(self, day: int) -> None:
+        """Acquisition, referral, then every member's day (0 = a warm-up day)."""
+        rules = self.rules
+        self.calendar_day = day
+        self.today = dict.fromkeys(self.today, 0)
+        self.acquire()
+        if self.spec.referral.enabled:
+            self.invitations = 0
+            self.agents.shuffle_do("invite")
+            self.accept_invitations()
+        self.lift_today = rules.activity_lift(day)
+        touched = rules.touched_tiers(day)
+        self.today["cost_minor"] += sum(int(rules.touch_cost[a.tier]) for a in self.agents
+                                        if touched[a.tier])
+        self.today["cost_minor"] += int(rules.campaign_cost[day]) + rules.channel_spend
+        self.agents.shuffle_do("step")
 
     def acquire(self) -> None:
         """Each remaining prospect joins with the Bass hazard; one channel draw each."""

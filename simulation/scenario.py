@@ -74,6 +74,7 @@ class InitialPopulation:
 class Initial:
     members: int = 0
     paying_share: float = 0.0
+    warm_up_days: int = 0
     from_database: bool = False
     population: InitialPopulation | None = None
 
@@ -295,11 +296,13 @@ def _market(r: _Reader, doc: dict) -> Market:
 
 def _initial(r: _Reader, doc: dict) -> Initial:
     i = r.obj(doc, "initial", "initial")
+    warm_up = r.num(i, "warmUpDays", "initial.warmUpDays", default=0, lo=0, hi=365,
+                    integer=True)
     if r.flag(i, "fromDatabase", "initial.fromDatabase", default=False):
-        return Initial(from_database=True)
+        return Initial(from_database=True, warm_up_days=warm_up)
     return Initial(members=r.num(i, "members", "initial.members", lo=0, hi=1e8, integer=True),
                    paying_share=r.num(i, "payingShare", "initial.payingShare", default=0.0,
-                                      lo=0, hi=1))
+                                      lo=0, hi=1), warm_up_days=warm_up)
 
 
 def _tiers(r: _Reader, doc: dict) -> tuple[Tier, ...]:

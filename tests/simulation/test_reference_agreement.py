@@ -27,7 +27,8 @@ def means_and_errors(core: str, s) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def test_fast_and_reference_models_agree_on_daily_kpi_means():
     tiers = document()["tiers"]
     tiers[1]["touch"] = {"channel": "app", "everyDays": 2, "costMinor": 5, "lift": 2.0}
-    s = parse(document(horizonDays=20, initial={"members": 100, "payingShare": 0.1},
+    s = parse(document(horizonDays=20, initial={"members": 100, "payingShare": 0.1,
+                                                      "warmUpDays": 5},
                        market={"size": 200, "externalJoinRate": 0.005, "wordOfMouth": 0.05},
                        tiers=tiers))
     fast, reference = means_and_errors("fast", s), means_and_errors("reference", s)

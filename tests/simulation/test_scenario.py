@@ -73,4 +73,4 @@ def test_the_three_tier_preset_has_the_domain_targets():
                                                    ("basic", 0.5)]
     assert [(t.metric, t.goal, t.deadline_day) for t in s.targets] == [
         ("activityRate", 0.30, 90), ("payingShare", 0.12, 180)]
-    assert s.initial.paying_share == 0.05
+    assert s.initial.members == 10_000 and s.initial.warm_up_days == 60
