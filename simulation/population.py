@@ -71,7 +71,7 @@ class Population:
     def compact(self) -> None:
         """Drop churned members' rows (keeps join order)."""
         keep = self.alive.copy()
-        for name, array in self._arrays.items():
+        for array in self._arrays.values():
             kept = array[: self.n][keep]
             array[: len(kept)] = kept
         self.n = int(keep.sum())

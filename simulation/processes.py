@@ -109,8 +109,9 @@ def be_active(pop: Population, rules: Rules, rng: np.random.Generator, *, day: i
 
 def warn(pop: Population, rules: Rules) -> tuple[int, int]:
     """Members whose days inactive reach a warning level today get that level's warning
-    (`domain.churn.warning_levels`, tabulated in `Rules.warning_of_days`) and its win-back action: the action's cost, and its
-    effect added to their activity probability tomorrow. Returns (warnings, cost)."""
+    (`domain.churn.warning_levels`, tabulated in `Rules.warning_of_days`) and its
+    win-back action: the action's cost, and its effect added to their activity
+    probability tomorrow. Returns (warnings, cost)."""
     levels = rules.warning_levels
     if not levels:
         return 0, 0
