@@ -35,6 +35,7 @@ class Population:
         self.alive_count = 0
         self.boosted = np.zeros(0, dtype=np.intp)  # rows with a win-back boost for tomorrow
         self._scratch = np.empty(0, dtype=np.float32)
+        self.max_days_inactive = 0  # an upper bound on current members' days inactive
         self._arrays = {name: np.zeros(max(capacity, 16), dtype=dtype)
                         for name, dtype in COLUMNS.items()}
         self._bind()
@@ -55,6 +56,9 @@ class Population:
         rows = slice(self.n, self.n + count)
         for name, value in values.items():
             self._arrays[name][rows] = value
+        if count:
+            self.max_days_inactive = max(self.max_days_inactive,
+                                         int(np.max(values.get("days_inactive", 0))))
         self._arrays["alive"][rows] = True
         self.n += count
         self.alive_count += count

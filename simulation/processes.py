@@ -95,6 +95,7 @@ def be_active(pop: Population, rules: Rules, rng: np.random.Generator, *, day: i
     inactive = ~pop.active
     pop.days_inactive += 1
     pop.days_inactive *= inactive
+    pop.max_days_inactive += 1
     pop.active_streak += 1
     pop.active_streak *= pop.active
     if badge_days:
@@ -116,8 +117,7 @@ def warn(pop: Population, rules: Rules) -> tuple[int, int]:
     if not levels:
         return 0, 0
     d = pop.days_inactive
-    # one pass: d - first level, as unsigned, is small only for d in [first, last]
-    candidates = np.flatnonzero((d - levels[0]).view(np.uint32) <= levels[-1] - levels[0])
+    candidates = np.flatnonzero((d >= levels[0]) & (d <= levels[-1]))
     level = rules.warning_of_days[d[candidates]]
     warned = candidates[level > 0]
     level = level[level > 0] - 1
@@ -145,14 +145,31 @@ def earn(pop: Population, rules: Rules) -> int:
     return int(spend.sum())
 
 
+THINNING_LIMIT = 0.2  # above this bound on the hazard, draw for every member instead
+
+
 def churn_out(pop: Population, rules: Rules, rng: np.random.Generator, *,
               streak_growth: float) -> np.ndarray:
     """Current members leave with the churn hazard of their tier, growing with their days
-    inactive (`rules.churn_hazard`). Returns the indices of those who left."""
+    inactive (`rules.churn_hazard`). Returns the indices of those who left.
+
+    Hazards are small, so instead of one draw per member this thins: with `bound` >= every
+    member's hazard, each member is a candidate with probability `bound` (a Binomial
+    count of distinct random rows), and a candidate leaves with probability hazard /
+    bound, so each member leaves with exactly its hazard."""
     if not rules.churn.any():
         return np.zeros(0, dtype=np.int64)
-    hazard = churn_hazard(pop.churn_base, pop.days_inactive, streak_growth, out=pop.scratch())
-    gone = np.flatnonzero(rng.random(pop.n, dtype=np.float32) < hazard)
+    bound = float(rules.churn.max()) * (1.0 + streak_growth * pop.max_days_inactive)
+    if bound >= THINNING_LIMIT:
+        hazard = churn_hazard(pop.churn_base, pop.days_inactive, streak_growth,
+                              out=pop.scratch())
+        gone = np.flatnonzero(rng.random(pop.n, dtype=np.float32) < hazard)
+    else:
+        candidates = np.sort(rng.choice(pop.n, size=rng.binomial(pop.n, bound),
+                                        replace=False))
+        hazard = churn_hazard(pop.churn_base[candidates], pop.days_inactive[candidates],
+                              streak_growth)
+        gone = candidates[rng.random(candidates.size) * bound < hazard]
     pop.alive[gone] = False
     pop.active[gone] = False
     pop.p_active[gone] = 0

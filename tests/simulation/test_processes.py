@@ -22,6 +22,7 @@ def members(r: Rules, count: int, *, tier: int = 1, days_inactive: int = 0) -> P
     processes.add_members(pop, r, count=count, tier=tier, channel=0,
                           propensity=np.ones(count, np.float32))
     pop.days_inactive[:] = days_inactive
+    pop.max_days_inactive = days_inactive
     return pop
 
 
@@ -132,11 +133,27 @@ def test_churn_hazard_grows_with_days_inactive():
                      dict(document()["tiers"][1], churnHazard=0.1)])
     pop = members(r, 3)
     pop.days_inactive[:] = [0, 8, 20]
-    # 0.1 x (1 + 0.05 d): d=0 -> 0.1, d=8 -> 0.14, d=20 -> 0.2; a factor 5 growth:
+    pop.max_days_inactive = 20
+    # 0.1 x (1 + 0.5 d): 0.1, 0.5, 1.1 -> only d=20 exceeds the draw of 0.5
     gone = processes.churn_out(pop, r, FakeRng(), streak_growth=0.5)
-    # with growth 0.5: 0.1, 0.5, 1.1 -> only d=20 exceeds 0.5
     assert gone.tolist() == [2] and pop.alive_count == 2
     assert pop.days_inactive[2] == GONE and not pop.alive[2]
+    # a churned member never churns again (its hazard is 0)
+    assert processes.churn_out(pop, r, FakeRng(), streak_growth=0.5).tolist() == []
+
+
+def test_thinned_churn_draws_leave_at_each_members_own_hazard():
+    r = rules(tiers=[dict(document()["tiers"][0], churnHazard=0.002),
+                     dict(document()["tiers"][1], churnHazard=0.01)])
+    pop = members(r, 200_000)
+    pop.tier[:100_000] = 0
+    pop.churn_base[:100_000] = r.churn[0]
+    pop.days_inactive[100_000:] = 10  # basic: 0.01 x (1 + 0.1 x 10) = 0.02
+    pop.max_days_inactive = 10  # bound 0.01 x 2 = 0.02 < 0.2: the thinned path
+    gone = processes.churn_out(pop, r, np.random.default_rng(5), streak_growth=0.1)
+    core, basic = (gone < 100_000).sum(), (gone >= 100_000).sum()
+    # expected 200 and 2000; binomial standard errors about 14 and 44, 4.5 of them allowed
+    assert abs(core - 200) < 4.5 * 14.1 and abs(basic - 2000) < 4.5 * 44.3
 
 
 def test_quota_retiering_puts_the_top_share_of_spend_x_activity_in_the_top_tier():
