@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -77,6 +77,17 @@ def run_replicate(scenario: Scenario, seed: int, core: str = "fast",
     return model_kpis(model)
 
 
+def pool_context():
+    """Worker processes that start clean (never a fork of the caller): a forkserver that
+    has imported this package once (workers then start without importing Mesa each),
+    or spawn where there is no forkserver. Work is sent as picklable top-level calls."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["simulation.results"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _run_batch(scenario: Scenario, seeds: list[int], core: str) -> list[dict[str, np.ndarray]]:
     return [run_replicate(scenario, seed, core) for seed in seeds]
 
@@ -98,7 +109,7 @@ def run_replicates(scenario: Scenario, *, seeds: Sequence[int] | None = None,
         return _run_here(scenario, seeds, core, report, stop)
     batches = [seeds[i::workers * 4] for i in range(workers * 4) if seeds[i::workers * 4]]
     results: dict[int, list] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
         pending = {pool.submit(_run_batch, scenario, batch, core): i
                    for i, batch in enumerate(batches)}
         done_days = 0
