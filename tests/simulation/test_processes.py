@@ -163,3 +163,19 @@ def test_quota_retiering_puts_the_top_share_of_spend_x_activity_in_the_top_tier(
                                   order=np.arange(10))
     # members 4 and 1 lead on both features, then 9, 2 and 7
     assert tiers.tolist() == [2, 0, 1, 2, 0, 2, 2, 1, 2, 1]
+    # the stand-in used while the product's tier models are absent places the same way
+    assert retiering._place_by_quotas(shares=[0.2, 0.3, 0.5], spend_minor=spend,
+                                      active_days=days, order=np.arange(10)).tolist() == [
+        2, 0, 1, 2, 0, 2, 2, 1, 2, 1]
+
+
+def test_the_stand_in_quota_placement_matches_the_product_on_random_members():
+    rng = np.random.default_rng(11)
+    spend = rng.integers(0, 5, 5000) * 100
+    days = rng.integers(0, 31, 5000)
+    order = np.sort(rng.choice(10**6, 5000, replace=False))
+    shares = [0.15, 0.35, 0.5]
+    np.testing.assert_array_equal(
+        retiering.quota_tiers(shares=shares, spend_minor=spend, active_days=days, order=order),
+        retiering._place_by_quotas(shares=shares, spend_minor=spend, active_days=days,
+                                   order=order))
