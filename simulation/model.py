@@ -160,7 +160,7 @@ class CommunityModel(mesa.Model):
         alive = np.flatnonzero(pop.alive)
         tier = retiering.quota_tiers(
             shares=[t.share for t in s.tiers], spend_minor=pop.window_spend_minor[alive],
-            active_days=pop.window_active_days[alive], order=alive)
+            active_days=pop.window_active_days[alive], order=alive.astype(np.int32))
         pop.tier[alive] = tier
         lift = np.where(pop.badge[alive], np.float32(s.badges.activity_lift), np.float32(1))
         pop.p_active[alive] = rules.activity[tier] * pop.propensity[alive] * lift

@@ -81,16 +81,14 @@ def be_active(pop: Population, rules: Rules, rng: np.random.Generator, *, day: i
     window's active days. Returns (dau, touch cost)."""
     m = first_new
     p = pop.p_active[:m]
-    touched = rules.touched[day].any()
-    if touched:
+    if rules.touched[day].any():
         p = p * rules.lift[day][pop.tier[:m]]
-    boosted = pop.boosted[pop.boosted < m]
-    if boosted.size:
-        p = p if touched else p.copy()
-        p[boosted] += pop.boost[boosted]
-        pop.boost[boosted] = 0
+    draws = rng.random(m, dtype=np.float32)
+    np.less(draws, p, out=pop.active[:m])
+    boosted = pop.boosted[pop.boosted < m]  # yesterday's win-back actions
+    pop.active[boosted] = draws[boosted] < p[boosted] + pop.boost[boosted]
+    pop.boost[boosted] = 0
     pop.boosted = boosted[:0]
-    np.less(rng.random(m, dtype=np.float32), p, out=pop.active[:m])
     pop.active[m:] = True
     inactive = ~pop.active
     pop.days_inactive += 1
@@ -117,10 +115,11 @@ def warn(pop: Population, rules: Rules) -> tuple[int, int]:
     if not levels:
         return 0, 0
     d = pop.days_inactive
-    candidates = np.flatnonzero((d >= levels[0]) & (d <= levels[-1]))
-    level = rules.warning_of_days[d[candidates]]
-    warned = candidates[level > 0]
-    level = level[level > 0] - 1
+    on_threshold = d == levels[0]
+    for threshold in levels[1:]:
+        on_threshold |= d == threshold
+    warned = np.flatnonzero(on_threshold)
+    level = rules.warning_of_days[d[warned]] - 1
     pop.boost[warned] = rules.win_back_effect[level]
     pop.boosted = warned
     return int(warned.size), int(rules.win_back_cost[level].sum())
