@@ -15,7 +15,6 @@ Exit status 1 when a target is missed. The machine is shared: figures vary with 
 from __future__ import annotations
 
 import os
-import resource
 import time
 
 import numpy as np
@@ -65,11 +64,6 @@ def timed_run(model_class, s, seed: int = 1) -> tuple[float, int, float]:
             time.process_time() - cpu)
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run(args) -> int:
     missed = []
     cores = os.cpu_count()
@@ -103,12 +97,12 @@ def run(args) -> int:
     started = time.perf_counter()
     results.run_replicates(s, seeds=seeds, workers=1)
     one_process = (time.perf_counter() - started) * args.replicates / len(seeds)
-    started, cpu = time.perf_counter(), children_cpu()
+    started = time.perf_counter()
     simulation.run(s)
     pooled = time.perf_counter() - started
     print(f"3. {args.replicates} replicates x {args.replicate_members:,} members x 180 days: "
           f"{pooled:.2f} s on {cores} cores, pool start-up included (target < 15 s); "
-          f"workers used {children_cpu() - cpu:.1f} CPU s; one process: {one_process:.1f} s "
+          f"one process: {one_process:.1f} s "
           f"(estimated from 10), speed-up {one_process / pooled:.2f}x")
     if pooled >= 15:
         missed.append("100 replicates")
