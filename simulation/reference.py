@@ -113,14 +113,11 @@ class ReferenceModel(mesa.Model):
         self.streak_growth = scenario.churn.streak_growth
         self.lift_today = np.ones(self.rules.tiers)
         self._populate()
-        self.today = {"new_members": 0, "referred_members": 0, "churned_members": 0,
-                      "new_payers": 0, "revenue_minor": 0, "cost_minor": 0, "warnings": 0,
-                      "join_hazard": 0.0, "joins_by_channel": []}
         for _ in range(scenario.initial.warm_up_days):  # as CommunityModel.warm_up
             self.live_day(0)
         for agent in self.agents:
             agent.window_active_days = agent.window_spend_minor = 0
-        self.today = dict.fromkeys(self.today, 0)
+        self.today = self._no_counts()
         self.totals = self._totals()
         self.datacollector = mesa.DataCollector(
             model_reporters={name: partial(day_total, name=name) for name in TOTALS})
@@ -142,12 +139,18 @@ class ReferenceModel(mesa.Model):
             MemberAgent(self, tier=int(tier[i]), propensity=float(propensity[i]),
                         days_inactive=days, paying=paying, joined_today=False)
 
+    def _no_counts(self) -> dict:
+        return {"new_members": 0, "referred_members": 0, "churned_members": 0,
+                "new_payers": 0, "revenue_minor": 0, "cost_minor": 0, "warnings": 0,
+                "join_hazard": 0.0, "joins_by_channel": [0] * len(self.rules.channel_keys)}
+
     def new_member(self, channel: int, factor: float = 1.0) -> None:
         shape = self.spec.propensity_shape
         MemberAgent(self, tier=self.rules.tiers - 1, channel=channel,
                     propensity=float(self.rng.gamma(shape, 1.0 / shape)) * factor)
         self.joined_from_market += 1
         self.today["new_members"] += 1
+        self.today["joins_by_channel"][channel] += 1
 
     def step(self) -> None:
         self.day += 1
@@ -163,7 +166,7 @@ class ReferenceModel(mesa.Model):
         """Acquisition, referral, then every member's day (0 = a warm-up day)."""
         rules = self.rules
         self.calendar_day = day
-        self.today = dict.fromkeys(self.today, 0)
+        self.today = self._no_counts()
         self.acquire()
         if self.spec.referral.enabled:
             self.invitations = 0

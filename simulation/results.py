@@ -52,6 +52,8 @@ def model_kpis(model) -> dict[str, np.ndarray]:
 
     by_tier = {name: np.asarray(data[name][1:], dtype=float).reshape(-1, len(tiers))
                for name in ("members_by_tier", "active_30d_by_tier")}
+    channels = model.rules.channel_keys
+    by_channel = np.asarray(data["joins_by_channel"][1:], dtype=float).reshape(-1, len(channels))
     totals = daily.DailyTotals(
         members=series("members"), new_members=series("new_members"),
         referred_members=series("referred_members"),
@@ -61,7 +63,8 @@ def model_kpis(model) -> dict[str, np.ndarray]:
         cost_minor=series("cost_minor"),
         members_by_tier={k: by_tier["members_by_tier"][:, i] for i, k in enumerate(tiers)},
         active_30d_by_tier={k: by_tier["active_30d_by_tier"][:, i]
-                            for i, k in enumerate(tiers)})
+                            for i, k in enumerate(tiers)},
+        new_members_by_channel={k: by_channel[:, i] for i, k in enumerate(channels)})
     return daily.compute(totals)
 
 

@@ -10,11 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from domain import churn as churn_rules
-from simulation.scenario import Scenario
-
-REFERRAL_CHANNEL = "referral"
-WORD_OF_MOUTH_CHANNEL = "wordOfMouth"
-ORGANIC_CHANNEL = "organic"
+from simulation.scenario import Scenario, channel_keys
 
 
 def join_probability(*, p: float, q: float, members: int, market_size: int) -> float:
@@ -79,8 +75,7 @@ class Rules:
             touch_every=np.array([x.touch.every_days for x in t], np.int64),
             touch_cost=np.array([x.touch.cost_minor for x in t], np.int64),
             touch_lift=np.array([x.touch.lift for x in t], np.float32),
-            channel_keys=(ORGANIC_CHANNEL, *(c.key for c in s.market.channels),
-                          WORD_OF_MOUTH_CHANNEL, REFERRAL_CHANNEL),
+            channel_keys=tuple(channel_keys([c.key for c in s.market.channels])),
             channel_p=np.array([s.market.external_join_rate, *(
                 paid_join_rate(join_rate=c.join_rate, daily_spend_minor=c.daily_spend_minor,
                                reference_spend_minor=c.reference_spend_minor)

@@ -180,6 +180,12 @@ class Scenario:
         return self.document
 
 
+def channel_keys(paid: list[str]) -> list[str]:
+    """Acquisition channels of a scenario, in the simulator's order: organic, the paid
+    channels, word of mouth, referral."""
+    return ["organic", *paid, "wordOfMouth", "referral"]
+
+
 # --- reading a document ----------------------------------------------------------------
 
 
@@ -432,7 +438,9 @@ def _budget(r: _Reader, doc: dict) -> int | None:
 
 
 def _targets(r: _Reader, doc: dict, keys: list[str], horizon: int) -> tuple[Target, ...]:
-    known = set(daily.names(keys))
+    market = doc.get("market") if isinstance(doc.get("market"), dict) else {}
+    paid = [c.get("key") for c in market.get("channels", []) if isinstance(c, dict)]
+    known = set(daily.names(keys, channel_keys(paid)))
     out = []
     for i, t in enumerate(r.items(doc, "targets", "targets")):
         p = f"targets.{i}"

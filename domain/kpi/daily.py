@@ -33,7 +33,8 @@ class DailyTotals:
     active_30d: members (at the end of the day) with an event in the 30 days ending that
     day; payers: members (at the end of the day) with at least one purchase so far;
     new_payers: first purchases that day; revenue_minor / cost_minor: money in and out that
-    day. `members_by_tier` / `active_30d_by_tier`: the same two counts per tier key."""
+    day. `members_by_tier` / `active_30d_by_tier`: the same two counts per tier key;
+    `new_members_by_channel`: new members per acquisition channel key."""
 
     members: np.ndarray
     new_members: np.ndarray
@@ -47,6 +48,7 @@ class DailyTotals:
     cost_minor: np.ndarray
     members_by_tier: Mapping[str, np.ndarray] = field(default_factory=dict)
     active_30d_by_tier: Mapping[str, np.ndarray] = field(default_factory=dict)
+    new_members_by_channel: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 def _ratio(rule: Callable[..., float | None], **series: np.ndarray) -> np.ndarray:
@@ -155,12 +157,18 @@ BY_TIER = "activityRateByTier"
 """Per tier: `activity.activity_rate` of the tier's members (tier as of that day): members
 of the tier active in the 30 days ending that day / members of the tier at its end."""
 
+BY_CHANNEL = "newMembersByChannel"
+"""Per acquisition channel: members who joined that day through the channel (the
+denominator of the channel's CAC)."""
+
 LOWER_IS_BETTER = frozenset({"churnedMembers", "costMinor", "cumulativeCostMinor"})
 
 
-def names(tier_keys: list[str]) -> list[str]:
-    """Every KPI name for a community with these tiers, catalogue order then per tier."""
-    return [*CATALOGUE, *(f"{BY_TIER}.{key}" for key in tier_keys)]
+def names(tier_keys: list[str], channel_keys: list[str] = ()) -> list[str]:
+    """Every KPI name for a community with these tiers and channels: catalogue order,
+    then per tier, then per channel."""
+    return [*CATALOGUE, *(f"{BY_TIER}.{key}" for key in tier_keys),
+            *(f"{BY_CHANNEL}.{key}" for key in channel_keys)]
 
 
 def compute(t: DailyTotals) -> dict[str, np.ndarray]:
@@ -170,6 +178,8 @@ def compute(t: DailyTotals) -> dict[str, np.ndarray]:
         out[f"{BY_TIER}.{key}"] = _ratio(
             lambda active, members: activity.activity_rate(active=active, members=members),
             active=t.active_30d_by_tier[key], members=tier_members)
+    for key, joined in t.new_members_by_channel.items():
+        out[f"{BY_CHANNEL}.{key}"] = np.asarray(joined, dtype=float)
     return out
 
 

@@ -12,7 +12,8 @@ from tests.simulation.scenarios import document
 SEEDS = 40
 KPIS = ("members", "newMembers", "referredMembers", "churnedMembers", "dau",
         "activeMembers30d", "payingMembers", "revenueMinor", "costMinor",
-        "activityRateByTier.core")
+        "activityRateByTier.core", "newMembersByChannel.organic",
+        "newMembersByChannel.wordOfMouth", "newMembersByChannel.referral")
 
 
 def means_and_errors(core: str, s) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -35,7 +36,7 @@ def test_fast_and_reference_models_agree_on_daily_kpi_means():
     for name in KPIS:
         (mean_f, se_f), (mean_r, se_r) = fast[name], reference[name]
         # Two independent sets of 40 seeds: the difference of means has standard error
-        # sqrt(se_f^2 + se_r^2); 4.5 of them bounds 20 days x 10 KPIs compared at once
+        # sqrt(se_f^2 + se_r^2); 4.5 of them bounds 20 days x 13 KPIs compared at once
         # (and a 1e-9 floor for days where both are constant).
         bound = 4.5 * np.sqrt(se_f ** 2 + se_r ** 2) + 1e-9
         worst = np.max(np.abs(mean_f - mean_r) / bound)

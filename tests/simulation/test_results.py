@@ -47,6 +47,10 @@ def test_a_run_gives_the_result_document_with_members_at_each_day_end():
     assert result["days"] == list(range(1, 31)) and result["replicates"] == 3
     assert set(result["kpis"]["members"]) == {"mean", "p5", "p50", "p95"}
     assert len(result["kpis"]["activityRateByTier.core"]["p50"]) == 30
+    # acquisition split by channel adds up to the new members of every replicate
+    by_channel = [result["kpis"][f"newMembersByChannel.{c}"]["mean"]
+                  for c in ("organic", "wordOfMouth", "referral")]
+    assert np.allclose(np.sum(by_channel, axis=0), result["kpis"]["newMembers"]["mean"])
     assert result["targets"][0]["name"] == "half active"
     assert 0 <= result["targets"][0]["probability"] <= 1
     assert result["budget"]["totalMinor"] == 1_000_000

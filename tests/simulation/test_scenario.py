@@ -74,3 +74,15 @@ def test_the_three_tier_preset_has_the_domain_targets():
     assert [(t.metric, t.goal, t.deadline_day) for t in s.targets] == [
         ("activityRate", 0.30, 90), ("payingShare", 0.12, 180)]
     assert s.initial.members == 10_000 and s.initial.warm_up_days == 60
+
+
+def test_targets_may_name_a_tier_or_a_channel_kpi():
+    doc = document(targets=[
+        {"metric": "activityRateByTier.basic", "goal": 0.3, "deadlineDay": 30},
+        {"metric": "newMembersByChannel.douyin", "goal": 5, "deadlineDay": 30}])
+    doc["market"]["channels"] = [{"key": "douyin", "joinRate": 0.001, "dailySpendMinor": 100,
+                                  "referenceSpendMinor": 100}]
+    assert [t.metric for t in scenario.parse(doc).targets] == [
+        "activityRateByTier.basic", "newMembersByChannel.douyin"]
+    doc["targets"][1]["metric"] = "newMembersByChannel.tiktok"
+    assert errors_of(doc) == {"targets.1.metric": "UNKNOWN_METRIC"}
