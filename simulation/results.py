@@ -108,6 +108,7 @@ def run_replicates(scenario: Scenario, *, seeds: Sequence[int] | None = None,
     stop = cancelled or (lambda: False)
     size = len(seeds) * horizon * max(scenario.initial.members + scenario.market.size // 2, 1)
     workers = min(workers or os.cpu_count() or 1, len(seeds))
+    report(0, total)
     if workers <= 1 or size < IN_PROCESS_MEMBER_DAYS:
         return _run_here(scenario, seeds, core, report, stop)
     batches = [seeds[i::workers * 4] for i in range(workers * 4) if seeds[i::workers * 4]]

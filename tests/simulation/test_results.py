@@ -54,7 +54,7 @@ def test_a_run_gives_the_result_document_with_members_at_each_day_end():
     assert result["targets"][0]["name"] == "half active"
     assert 0 <= result["targets"][0]["probability"] <= 1
     assert result["budget"]["totalMinor"] == 1_000_000
-    assert seen[-1] == (90, 90) and len(seen) == 90
+    assert seen[0] == (0, 90) and seen[-1] == (90, 90) and len(seen) == 91
     # the same scenario gives the same document (seeded replicates)
     assert simulation.run(s, workers=1) == result
 
