@@ -40,6 +40,9 @@ def test_the_hazard_applied_each_day_is_the_bass_step_of_the_realised_fraction()
     start = members[:-1] / N
     np.testing.assert_allclose(hazards, P + Q * start, rtol=1e-12)
     assert (np.diff(members) == np.array(data["new_members"][1:])).all()  # nobody leaves
+    # referral.enabled and churn.enabled false switch those processes off
+    assert sum(data["referred_members"]) == 0 and sum(data["churned_members"]) == 0
+    assert sum(data["warnings"]) == 0
 
 
 def test_the_mean_adopter_fraction_follows_the_bass_recursion():
