@@ -115,3 +115,10 @@ def test_a_sweep_gives_the_target_probability_at_every_grid_point():
         {"referral.rewardMinor": 1000, "tiers.0.share": 0.1},
         {"referral.rewardMinor": 1000, "tiers.0.share": 0.2}]
     assert all(0 <= p["targets"][0]["probability"] <= 1 for p in grid)
+
+
+def test_a_cancelled_pool_run_stops_without_a_result(monkeypatch):
+    monkeypatch.setattr(results, "IN_PROCESS_MEMBER_DAYS", 0)
+    s = parse(document(replicates=8, horizonDays=10, campaigns=[], targets=[]))
+    with pytest.raises(simulation.Cancelled):
+        results.run_replicates(s, workers=2, cancelled=lambda: True)
