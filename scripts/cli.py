@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "scripts.lifecycle",
     "scripts.churn",
     "scripts.kpi",
+    "scripts.simulate",
     "scripts.bench",
 )
 

@@ -16,6 +16,8 @@ BENCHMARKS = {
     "lifecycle": ("scripts.bench.lifecycle", "lifecycle + churn refresh of 1,000,000 members"),
     "seed": ("scripts.bench.seed", "demo community generation and write time"),
     "retier": ("scripts.bench.retier", "tier model preview and apply over 1,000,000 members"),
+    "sim": ("scripts.bench.sim", "simulation: fast model vs per-agent reference, 1M members, "
+            "100 replicates"),
 }
 
 
