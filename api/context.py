@@ -20,6 +20,8 @@ class Context:
     # without an await. None until a resolver fills it.
     prefetched_tiers: dict | None = None
     prefetched_identities: dict | None = None  # member id -> [Identity], likewise
+    jobs: object = field(default=None)  # api.jobs.SimulationJobs, one per app
+    connection_params: dict | None = None  # a websocket's connection_init payload
 
     @property
     def personal(self) -> bool:

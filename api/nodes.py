@@ -18,6 +18,7 @@ from api.types.events import Event
 from api.types.members import Member, MemberMerge
 from api.types.points import Benefit, PointsEntry
 from api.types.referrals import Referral, ReferralCode
+from api.types.simulation_runs import SimulationRun
 from api.types.tier_models import TierModel
 from api.types.tiers import Tier, TierAssignment
 from domain.access import Permission
@@ -74,4 +75,8 @@ NODE_TYPES: dict[str, NodeType] = {
         "benefit", lambda _, __, b: Benefit.from_domain(b))),
     "TierModel": NodeType(Permission.READ_COMMUNITY, _stored(
         lambda uow, pk: uow.tier_models.get(pk), lambda _, __, m: TierModel.from_domain(m))),
+    "SimulationRun": NodeType(Permission.READ_COMMUNITY, _stored(
+        lambda uow, pk: uow.simulation_runs.get(pk),
+        lambda info, _, r: SimulationRun.from_domain(
+            r, internal=info.context.principal.can(Permission.READ_MEMBERS)))),
 }

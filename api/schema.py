@@ -25,6 +25,7 @@ from api.mutations.lifecycle import LifecycleMutations
 from api.mutations.members import MemberMutations
 from api.mutations.points import PointsMutations
 from api.mutations.referrals import ReferralMutations
+from api.mutations.simulation_runs import SimulationMutations
 from api.mutations.tier_models import TierModelMutations
 from api.mutations.tiers import TierMutations
 from api.queries import CommunityQueries
@@ -34,11 +35,13 @@ from api.queries_kpi import KpiQueries
 from api.queries_lifecycle import LifecycleQueries
 from api.queries_points import PointsQueries
 from api.queries_referrals import ReferralQueries
+from api.queries_simulation_runs import SimulationQueries, SimulationSubscriptions
 from api.queries_tier_models import TierModelQueries
 from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
+from api.types.simulation_runs import SimulationRun
 from api.types.scalars import SCALARS
 from api.types.tier_models import TierModel
 from api.types.tiers import Tier, TierAssignment
@@ -53,6 +56,7 @@ Query = merge_types("Query", (
     ChurnQueries,
     TierModelQueries,
     KpiQueries,
+    SimulationQueries,
 ))
 Mutation = merge_types("Mutation", (
     MemberMutations,
@@ -67,6 +71,10 @@ Mutation = merge_types("Mutation", (
     ChurnMutations,
     TierModelMutations,
     KpiMutations,
+    SimulationMutations,
+))
+Subscription = merge_types("Subscription", (
+    SimulationSubscriptions,
 ))
 
 MAX_DEPTH = 10
@@ -101,9 +109,10 @@ def build_schema() -> strawberry.Schema:
     return TierwiseSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         types=[Member, Identity, MemberMerge, Tier, TierAssignment, Campaign, Event,
-               Badge, TierModel],
+               Badge, TierModel, SimulationRun],
         extensions=[
             MaskUnexpectedErrors,
             RequestLimits,

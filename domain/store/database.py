@@ -24,6 +24,7 @@ from domain.store.repositories import (
     MemberRepository,
     PointsRepository,
     ReferralRepository,
+    SimulationRunRepository,
     TierModelRepository,
     TierRepository,
     TokenRepository,
@@ -139,6 +140,7 @@ class SqlAlchemyUnitOfWork:
         self.features = FeatureRepository(conn)
         self.tier_models = TierModelRepository(conn)
         self.kpi = KpiRepository(conn)
+        self.simulation_runs = SimulationRunRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -705,3 +705,28 @@ acquisition_spend = Table(
 # Purchase days by day: the repeat-purchase and conversion windows read only these rows.
 Index("ix_member_days_purchase_day", member_days.c.day, member_days.c.member_id,
       sqlite_where=member_days.c.purchases > 0, postgresql_where=member_days.c.purchases > 0)
+
+# --- simulation_runs ---
+# Simulation jobs (domain.simulation_runs): the scenario document, where the run stands,
+# and its result document (JSON, bounded by the size cap) once it succeeded.
+simulation_runs = Table(
+    "simulation_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("scenario", JSON, nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("result", JSON),
+    Column("error", Text),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("cancel_requested_at", UtcDateTime),
+    Column("worker", String(200)),
+    Column("heartbeat_at", UtcDateTime),
+    CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')",
+                    name="status_known"),
+    CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
+    Index("ix_simulation_runs_status", "status"),
+)

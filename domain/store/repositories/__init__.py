@@ -14,6 +14,7 @@ from domain.store.repositories.lifecycle import LifecycleRepository
 from domain.store.repositories.members import MemberRepository
 from domain.store.repositories.points import PointsRepository
 from domain.store.repositories.referrals import ReferralRepository
+from domain.store.repositories.simulation_runs import SimulationRunRepository
 from domain.store.repositories.tier_models import TierModelRepository
 from domain.store.repositories.tiers import TierRepository
 from domain.store.repositories.tokens import TokenRepository
@@ -34,6 +35,7 @@ __all__ = [
     "ReferralRepository",
     "FeatureRepository",
     "MemberRepository",
+    "SimulationRunRepository",
     "TierModelRepository",
     "TierRepository",
     "TokenRepository",
