@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 import logging
 import os
 import socket
@@ -124,13 +125,25 @@ class SimulationJobs:
         self._client = None
         self._tasks: set[asyncio.Task] = set()
         self._futures: dict[int, object] = {}
+        self._warm: asyncio.Task | None = None
+
+    async def ready(self) -> None:
+        """Wait (without blocking the loop) until the simulation package is imported."""
+        if self._warm is None:
+            self._warm = asyncio.get_running_loop().create_task(
+                asyncio.to_thread(importlib.import_module, "simulation"))
+        await asyncio.shield(self._warm)
 
     @property
     def backend(self) -> str:
         return "dask" if self.dask_address else "process-pool"
 
     async def start(self) -> list[int]:
-        """Fail the runs a stopped server left active; returns their ids."""
+        """Fail the runs a stopped server left active (returns their ids), and import the
+        simulation package in the background (Mesa takes seconds to import; requests that
+        need it wait for `ready()` instead of blocking the event loop)."""
+        self._warm = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(importlib.import_module, "simulation"))
         async with self.db.unit_of_work() as uow:
             failed = await simulation_runs.fail_interrupted(uow=uow, now=utcnow())
         if failed:
@@ -147,6 +160,7 @@ class SimulationJobs:
                 self._client = await asyncio.to_thread(Client, self.dask_address)
             return self._client
         if self._pool is None:
+            await self.ready()
             from simulation.results import pool_context
 
             self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -163,11 +177,13 @@ class SimulationJobs:
         loop = asyncio.get_running_loop()
         try:
             executor = await self._executor()
+            # Submitting may start worker processes: off the event loop.
             if self.dask_address:
-                future = executor.submit(execute_run, self.db.url, run_id, pure=False,
-                                         retries=0)
+                future = await asyncio.to_thread(executor.submit, execute_run, self.db.url,
+                                                 run_id, pure=False, retries=0)
             else:
-                future = executor.submit(execute_run, self.db.url, run_id)
+                future = await asyncio.to_thread(executor.submit, execute_run, self.db.url,
+                                                 run_id)
             self._futures[run_id] = future
             done = loop.create_future()
 

@@ -41,8 +41,8 @@ from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
 from api.types.members import Identity, Member, MemberMerge
-from api.types.simulation_runs import SimulationRun
 from api.types.scalars import SCALARS
+from api.types.simulation_runs import SimulationRun
 from api.types.tier_models import TierModel
 from api.types.tiers import Tier, TierAssignment
 

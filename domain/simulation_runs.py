@@ -118,7 +118,7 @@ async def start_simulation(*, uow, scenario: dict | None, preset: str | None, ac
     from simulation import NeedsCalibration, presets
     from simulation.scenario import FieldError, parse
 
-    require_aware(now)
+    require_aware(now, field="now")
     if preset is not None and preset not in presets.PRESETS:
         raise UnknownPreset(f"unknown preset {preset!r}; use one of "
                             f"{', '.join(sorted(presets.PRESETS))}", field="preset")

@@ -58,6 +58,7 @@ def _scenario_errors(error) -> list[SimulationUserError]:
 
 
 async def _attempt(info: strawberry.Info, use_case) -> tuple[object, list]:
+    await info.context.jobs.ready()
     from simulation.scenario import InvalidScenario
 
     try:
