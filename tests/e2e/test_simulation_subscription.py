@@ -1,0 +1,96 @@
+"""simulationProgress over a real websocket (graphql-transport-ws) against `tierwise serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+
+import httpx
+import pytest
+import websockets
+
+from tests.e2e.test_served_api import TIERWISE, _free_port, _tierwise
+
+PROTOCOL = "graphql-transport-ws"
+SMALL = {"horizonDays": 120, "replicates": 2, "campaigns": [], "targets": [],
+         "initial": {"members": 1000, "payingShare": 0.025, "warmUpDays": 0},
+         "market": {"size": 2000, "externalJoinRate": 0.0001, "wordOfMouth": 0.003}}
+SUBSCRIBE = """subscription($runId: ID!) { simulationProgress(runId: $runId) {
+    runId status progress finished error } }"""
+
+
+@pytest.fixture
+def served(database_url):
+    """`tierwise serve` (uvicorn) on a free port; yields (base url, operator token)."""
+    token = _tierwise(database_url, "create-token", "--role", "operator").strip().splitlines()[-1]
+    port = _free_port()
+    process = subprocess.Popen([*TIERWISE, "serve", "--port", str(port)],
+                               env=dict(os.environ, TIERWISE_DATABASE_URL=database_url),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("tierwise serve did not answer /healthz within 60 s")
+        yield base, token
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _connect(base: str, payload: dict):
+    socket = await websockets.connect(f"ws://{base}/graphql", subprotocols=[PROTOCOL])
+    await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+    return socket
+
+
+async def test_progress_streams_over_a_real_websocket_until_the_run_ends(served):
+    """One server for both checks (starting one costs seconds): strangers are closed out,
+    the token holder gets the progress feed."""
+    base, token = served
+    for payload in ({}, {"Authorization": "Bearer nope"}):
+        stranger = await _connect(base, payload)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(stranger.recv(), 10)
+        assert closed.value.rcvd.code == 4403
+
+    async with httpx.AsyncClient(base_url=f"http://{base}", timeout=60,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        body = (await client.post("/graphql", json={
+            "query": """mutation($input: StartSimulationInput!) {
+                startSimulation(input: $input) { run { id } userErrors { code } } }""",
+            "variables": {"input": {"preset": "three-tier", "scenario": SMALL}}})).json()
+    run_id = body["data"]["startSimulation"]["run"]["id"]
+
+    socket = await _connect(base, {"Authorization": f"Bearer {token}"})
+    try:
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": SUBSCRIBE, "variables": {"runId": run_id}}}))
+        ticks, arrivals = [], []
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 60))
+            if message["type"] == "complete":
+                break
+            assert message["type"] == "next", message
+            ticks.append(message["payload"]["data"]["simulationProgress"])
+            arrivals.append(time.monotonic())
+    finally:
+        await socket.close()
+    assert ticks[-1]["finished"] and ticks[-1]["status"] == "SUCCEEDED"
+    assert ticks[-1]["progress"] == 1.0 and all(t["runId"] == run_id for t in ticks)
+    progress = [t["progress"] for t in ticks]
+    assert progress == sorted(progress)
+    assert any(0 < p < 1 for p in progress), "intermediate progress was streamed"
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert max(gaps) < 1.5, f"a message at least once a second, gaps {gaps}"
+
