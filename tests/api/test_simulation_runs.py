@@ -30,6 +30,8 @@ RUN = """query($id: ID!) { simulationRun(id: $id) {
 SMALL = {"horizonDays": 60, "replicates": 2, "campaigns": [], "targets": [],
          "initial": {"members": 1000, "payingShare": 0.025, "warmUpDays": 0},
          "market": {"size": 2000, "externalJoinRate": 0.0001, "wordOfMouth": 0.003}}
+# A few seconds: long enough to watch its progress.
+MEDIUM = {**SMALL, "horizonDays": 240, "replicates": 3}
 # A minute or so: long enough to cancel or kill while it runs.
 LONG = {"horizonDays": 365, "replicates": 40, "campaigns": [], "targets": []}
 
@@ -75,7 +77,7 @@ async def _wait(api: Api, run_id: str, until, within: float = 90) -> dict:
 async def test_a_run_starts_at_once_reports_progress_and_succeeds(served):
     api, jobs = served
     began = time.monotonic()
-    started = await _start(api, SMALL)
+    started = await _start(api, MEDIUM)
     assert time.monotonic() - began < 2, "startSimulation must not wait for the run"
     assert started["userErrors"] == []
     run = started["run"]
@@ -88,7 +90,7 @@ async def test_a_run_starts_at_once_reports_progress_and_succeeds(served):
     assert seen == sorted(seen), "progress never goes back"
     assert any(0 < p < 1 for p in seen), "progress was reported while the run was going"
     result = done["result"]
-    assert len(result["kpis"]["members"]["mean"]) == 60
+    assert len(result["kpis"]["members"]["mean"]) == 240
     # Investors read results (aggregates) but not who started the run.
     as_investor = (await api.data(RUN, {"id": run["id"]}, role=Role.INVESTOR))["simulationRun"]
     assert as_investor["result"] == result and as_investor["createdBy"] is None

@@ -1,0 +1,34 @@
+"""Pure rules of simulation runs: the size of a run, its cap, the preset merge."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain import simulation_runs as rules
+
+
+def test_size_counts_every_member_the_run_can_hold_over_every_simulated_day():
+    # (1,000 initial + 2,000 prospects) x (10 warm-up + 60 days) x 2 replicates
+    assert rules.member_days(members=1000, market_size=2000, horizon_days=60,
+                             warm_up_days=10, replicates=2) == 3000 * 70 * 2 == 420_000
+
+
+def test_the_cap_refuses_only_runs_above_it():
+    rules.check_size(1_000, 1_000)
+    with pytest.raises(rules.TooLarge) as refused:
+        rules.check_size(1_001, 1_000)
+    assert refused.value.code == "TOO_LARGE" and refused.value.field == "scenario"
+    assert "1,001" in refused.value.message and "1,000" in refused.value.message
+
+
+def test_given_fields_replace_the_presets_top_level_fields():
+    preset = {"replicates": 100, "market": {"size": 10, "wordOfMouth": 0.1}, "seed": 1}
+    merged = rules.merged_document({"replicates": 5, "market": {"size": 20}}, preset)
+    assert merged == {"replicates": 5, "market": {"size": 20}, "seed": 1}
+    assert preset["replicates"] == 100  # the preset is not changed
+    assert rules.merged_document(None, preset) == preset
+    assert rules.merged_document({"seed": 2}, None) == {"seed": 2}
+
+
+def test_only_queued_and_running_runs_are_active():
+    assert set(rules.ACTIVE) == {rules.RunStatus.QUEUED, rules.RunStatus.RUNNING}
