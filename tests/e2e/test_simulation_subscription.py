@@ -15,7 +15,7 @@ import websockets
 from tests.e2e.test_served_api import TIERWISE, _free_port, _tierwise
 
 PROTOCOL = "graphql-transport-ws"
-SMALL = {"horizonDays": 120, "replicates": 2, "campaigns": [], "targets": [],
+SMALL = {"horizonDays": 240, "replicates": 4, "campaigns": [], "targets": [],
          "initial": {"members": 1000, "payingShare": 0.025, "warmUpDays": 0},
          "market": {"size": 2000, "externalJoinRate": 0.0001, "wordOfMouth": 0.003}}
 SUBSCRIBE = """subscription($runId: ID!) { simulationProgress(runId: $runId) {
