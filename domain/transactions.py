@@ -13,6 +13,7 @@ content, so importing the same file again creates no members and no events.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -179,13 +180,17 @@ def purchase_external_id(channel: Channel | str, customer: str, occurred_us: int
     last (the other parts have fixed shapes, so ids of different rows never coincide);
     an id longer than events.MAX_EXTERNAL_ID becomes `txn:h:<sha256 of it>`.
     """
-    moment = events.at(occurred_us)
-    stamp = moment.strftime("%Y%m%dT%H%M%S") + (f".{moment.microsecond:06d}"
-                                                 if moment.microsecond else "") + "Z"
-    external_id = f"txn:{channel}:{stamp}:{amount_minor}:{occurrence}:{customer}"
+    external_id = f"txn:{channel}:{_stamp(occurred_us)}:{amount_minor}:{occurrence}:{customer}"
     if len(external_id) > events.MAX_EXTERNAL_ID:
         return "txn:h:" + hashlib.sha256(external_id.encode()).hexdigest()
     return external_id
+
+
+@functools.lru_cache(maxsize=1 << 16)  # files repeat their days: format each once
+def _stamp(occurred_us: int) -> str:
+    moment = events.at(occurred_us)
+    return moment.strftime("%Y%m%dT%H%M%S") + (f".{moment.microsecond:06d}"
+                                               if moment.microsecond else "") + "Z"
 
 
 def member_profile(customer: str) -> Profile:
@@ -245,8 +250,7 @@ def read_transactions(lines: Iterable[bytes], *, now: datetime, columns: Columns
             if isinstance(record, errors.DomainError):
                 raise record
             customer = parse_customer(record[customer_at], name=columns.customer)
-            us = events.microseconds(parse_date(record[date_at], date_format=date_format,
-                                                name=columns.date))
+            us = _microseconds(record[date_at], date_format, columns.date)
             if us > limit:
                 raise InvalidField(f"{columns.date} {record[date_at].strip()!r} is in the "
                                    "future", field=columns.date)
@@ -262,6 +266,11 @@ def read_transactions(lines: Iterable[bytes], *, now: datetime, columns: Columns
         out.amount_minor.append(amount)
         out.external_id.append(purchase_external_id(channel, customer, us, amount, occurrence))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 16)  # files repeat their dates: parse each once
+def _microseconds(text: str, date_format: str | None, name: str) -> int:
+    return events.microseconds(parse_date(text, date_format=date_format, name=name))
 
 
 _UNDECODABLE = "\ufffe\uffff tierwise: undecodable line"
