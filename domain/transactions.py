@@ -33,7 +33,8 @@ MAX_CUSTOMER_ID = 128  # characters, as any channel identity
 
 # Digits, optionally grouped by commas in threes left of the point, then an optional
 # fraction: "12", "12.50", "1,234.00", "1,234,567". Anything else is malformed.
-_AMOUNT = re.compile(r"(?P<sign>[+-]?)(?P<whole>\d+|\d{1,3}(?:,\d{3})+)(?:\.(?P<fraction>\d+))?")
+_AMOUNT = re.compile(r"(?P<sign>[+-]?)(?P<whole>\d+|\d{1,3}(?:,\d{3})+)(?:\.(?P<fraction>\d+))?",
+                     re.ASCII)
 
 
 class NegativeAmount(errors.DomainError):
