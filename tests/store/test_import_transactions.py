@@ -107,7 +107,7 @@ async def test_bad_rows_are_reported_by_line_and_the_rest_lands(database):
     assert [(r.line, r.code) for r in report.rejected] == [
         (3, "INVALID_VALUE"), (4, "MISSING_FIELD"), (5, "NEGATIVE_AMOUNT"),
         (7, "INVALID_VALUE"), (9, "MALFORMED_ROW")]
-    assert (report.read, report.members_created, report.purchases) == (7, 2, 2)  # the blank line is no row
+    assert (report.read, report.members_created, report.purchases) == (7, 2, 2)  # blank: no row
     assert set(await _members(database)) == {"ann", "eve"}
 
 
