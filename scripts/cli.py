@@ -15,6 +15,7 @@ SUBCOMMANDS = (
     "scripts.migrate",
     "scripts.seed_demo",
     "scripts.import_events",
+    "scripts.import_transactions",
     "scripts.create_token",
     "scripts.badges",
     "scripts.points",

@@ -19,6 +19,7 @@ from domain.store.repositories import (
     ExperimentRepository,
     FeatureRepository,
     HistoryRepository,
+    ImportedMemberRepository,
     KpiRepository,
     LifecycleRepository,
     MemberRepository,
@@ -139,6 +140,7 @@ class SqlAlchemyUnitOfWork:
         self.features = FeatureRepository(conn)
         self.tier_models = TierModelRepository(conn)
         self.kpi = KpiRepository(conn)
+        self.imported_members = ImportedMemberRepository(conn)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -9,6 +9,7 @@ from domain.store.repositories.events import EventRepository
 from domain.store.repositories.experiments import ExperimentRepository
 from domain.store.repositories.features import FeatureRepository
 from domain.store.repositories.histories import HistoryRepository
+from domain.store.repositories.imported_members import ImportedMemberRepository
 from domain.store.repositories.kpi import KpiRepository
 from domain.store.repositories.lifecycle import LifecycleRepository
 from domain.store.repositories.members import MemberRepository
@@ -26,6 +27,7 @@ __all__ = [
     "ChurnScoreRepository",
     "EventRepository",
     "HistoryRepository",
+    "ImportedMemberRepository",
     "ExperimentRepository",
     "KpiRepository",
     "LifecycleRepository",
