@@ -101,16 +101,20 @@ async def test_events_of_a_merged_member_go_to_the_survivor(database):
 async def test_a_chunk_that_fails_writes_nothing_and_earlier_chunks_stay(database,
                                                                          monkeypatch):
     ann = await make_member(database)
-    insert_new, calls = EventRepository.insert_new, []
+    calls = []
 
-    async def failing_second_time(self, batch, *, received_at):
-        calls.append(len(batch))
-        result = await insert_new(self, batch, received_at=received_at)
-        if len(calls) == 2:
-            raise ConnectionError("the database went away mid-chunk")
-        return result
+    def failing_second_time(insert):  # SQLite imports insert_encoded, PostgreSQL insert_new
+        async def wrapper(self, *args, **kwargs):
+            calls.append(insert.__name__)
+            result = await insert(self, *args, **kwargs)
+            if len(calls) == 2:
+                raise ConnectionError("the database went away mid-chunk")
+            return result
+        return wrapper
 
-    monkeypatch.setattr(EventRepository, "insert_new", failing_second_time)
+    for name in ("insert_new", "insert_encoded"):
+        monkeypatch.setattr(EventRepository, name,
+                            failing_second_time(getattr(EventRepository, name)))
     with pytest.raises(ConnectionError):
         await run_import(database, csv_rows(
             *(f"e-{n},like,{at(n)},{ann.id},,,,," for n in range(1, 7))), chunk_size=3)
