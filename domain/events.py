@@ -347,18 +347,26 @@ class MemberSlots:
                          for m, d in zip(columns.member_id, columns.identity, strict=True)])
 
 
-async def resolve_slots(*, uow, slots: MemberSlots) -> list[tuple[int, int] | None]:
+async def resolve_slots(*, uow, slots: MemberSlots, known: dict | None = None
+                        ) -> list[tuple[int, int] | None]:
     """Per slot: (the member to store its events for, the member they name), following
     merges to the survivor, or None for an unknown member (what `bind_columns` decides
-    per event). One lookup per RESOLVE_IDS ids, one for the identities."""
+    per event). One lookup per RESOLVE_IDS ids, one for the identities.
+
+    `known` (member id or identity -> answer) carries answers between the batches of
+    one transaction: only what it lacks is looked up, and the answers are added to it.
+    (The answers of one lookup per chunk, as `bind_columns` gives them.)
+    """
+    known = {} if known is None else known
+    ids = [m for m in slots.ids if m not in known]
+    keys = [d for d in slots.keys if d not in known]
     by_id: dict[int, int] = {}
-    for start in range(0, len(slots.ids), RESOLVE_IDS):
-        by_id.update(await uow.members.resolve_active(slots.ids[start:start + RESOLVE_IDS]))
-    by_key = await uow.events.identity_members(slots.keys) if slots.keys else {}
-    out: list[tuple[int, int] | None] = [
-        (by_id[m], m) if m in by_id else None for m in slots.ids]
-    out += [(by_key[d], by_key[d]) if d in by_key else None for d in slots.keys]
-    return out
+    for start in range(0, len(ids), RESOLVE_IDS):
+        by_id.update(await uow.members.resolve_active(ids[start:start + RESOLVE_IDS]))
+    by_key = await uow.events.identity_members(keys) if keys else {}
+    known.update((m, (by_id[m], m) if m in by_id else None) for m in ids)
+    known.update((d, (by_key[d], by_key[d]) if d in by_key else None) for d in keys)
+    return [known[m] for m in slots.ids] + [known[d] for d in slots.keys]
 
 
 def bind_slots(columns: EventColumns, slots: MemberSlots,

@@ -31,7 +31,7 @@ from domain.members import Channel, IdentityKey
 DEFAULT_CHUNK = 50_000
 # Rows per block (the import's reader thread hands over blocks) and blocks read ahead.
 BLOCK = 10_000
-READ_AHEAD = 2
+READ_AHEAD = 1
 
 Row = tuple[int, "events.EventInput | RowError"]
 
@@ -534,10 +534,10 @@ async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
     the same file again stores only what is missing.
 
     A pipeline: a reader thread parses, checks and encodes blocks of `block_size` rows
-    (READ_AHEAD blocks ahead) while this task binds each block's members and hands it
-    to the database, which works in its own thread without the GIL. A chunk is several
-    blocks, so the database starts on a chunk as soon as its first block is read; on
-    SQLite the member-day rollup is added once per chunk.
+    while this task binds each block's members and hands it to the database, which
+    works in its own thread without the GIL; the next block is read meanwhile. A chunk
+    is several blocks, so the database starts on a chunk as soon as its first block is
+    read; on SQLite the member-day rollup is added once per chunk.
     """
     report = ImportReport()
     iterator = rows if isinstance(rows, Rows) else iter(rows)
@@ -591,31 +591,41 @@ async def _store_chunk(uow, pending, read_ahead, report: ImportReport, now: date
     mark = await uow.events.start_bulk() if bulk else None
     read = accepted = duplicates = 0
     rejected: list[tuple[int, errors.DomainError]] = []
+    known: dict = {}  # members looked up in this transaction
     more = True
     while True:
         future, last = pending.popleft()
         block = await future
-        if block.read < block.size:
-            more = False  # the file ended
-        else:
-            read_ahead()
+        more = block.read == block.size  # else the file ended
         read += block.read
         rejected.extend(block.rejected)
-        if len(block.checked):
-            bound = await events.resolve_slots(uow=uow, slots=block.slots)
+        if not len(block.checked):
+            if more:
+                read_ahead()
+        else:
+            # Bind with the reader thread idle: the lookups' round trips to the database
+            # thread would each wait for the reader to give up the GIL.
+            bound = await events.resolve_slots(uow=uow, slots=block.slots, known=known)
             if block.payload is not None:
                 unknown = events.unknown_members(block.checked, block.slots, bound)
-                inserted = await uow.events.insert_encoded(block.payload, bound,
-                                                           received_at=now)
-                accepted += inserted
-                duplicates += len(block.checked) - len(unknown) - inserted
+                storing = asyncio.ensure_future(uow.events.insert_encoded(
+                    block.payload, bound, received_at=now))
             else:
                 ready, unknown = events.bind_slots(block.checked, block.slots, bound)
-                result = (await events.store(uow=uow, events=ready, now=now, roll_up=False)
-                          if bulk else await events.store(uow=uow, events=ready, now=now))
+                storing = asyncio.ensure_future(
+                    events.store(uow=uow, events=ready, now=now, roll_up=False) if bulk
+                    else events.store(uow=uow, events=ready, now=now))
+            rejected.extend(unknown)
+            await asyncio.sleep(0)  # the statement goes to the database thread
+            if more:
+                read_ahead()  # the next block is read while the database (GIL-free) works
+            result = await storing
+            if block.payload is not None:
+                accepted += result
+                duplicates += len(block.checked) - len(unknown) - result
+            else:
                 accepted += result.accepted
                 duplicates += result.duplicates
-            rejected.extend(unknown)
         if last or not more:
             break
     if mark is not None:
