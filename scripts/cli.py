@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "scripts.lifecycle",
     "scripts.churn",
     "scripts.kpi",
+    "scripts.report",
     "scripts.bench",
 )
 
