@@ -77,8 +77,6 @@ def draw_band(ax, scenario: dict | None, kpi: str, as_of: date, *, scale: float 
     ax.plot(dates, p50 * scale, color=BAND, linestyle="--", linewidth=1.4,
             label="simulated median")
     ax.axvline(as_of, color=GREY, linewidth=0.8, linestyle=":")
-    ax.annotate("as-of", (as_of, 1), xycoords=("data", "axes fraction"), fontsize=7,
-                color=GREY, ha="right", va="top", xytext=(-2, 0), textcoords="offset points")
     return True
 
 

@@ -56,9 +56,10 @@ class Document:
 def _metric_value(metric: str, value: float | None) -> str:
     if value is None:
         return fmt.NOT_DEFINED
-    if "rate" in metric or "share" in metric or "conversion" in metric:
+    name = metric.lower()
+    if "rate" in name or "share" in name or "conversion" in name:
         return fmt.pct(value)
-    if metric.endswith("minor") or "Minor" in metric:
+    if "minor" in name:
         return fmt.money(value)
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
 
@@ -219,8 +220,8 @@ def _targets(r: dict, scenario: dict | None) -> Section:
                    for t in targets])
     tables = [("Targets", table)]
     if scenario and scenario.get("targets"):
-        tables.append(("Simulated probability of meeting each target", Table(
-            ["target", "metric", "goal", "deadline (days after as-of)", "probability"],
+        tables.append(("Simulated chance of meeting each target (day: deadline, days after as-of)", Table(
+            ["target", "metric", "goal", "day", "chance"],
             [[t.get("name", ""), t.get("metric", ""),
               _metric_value(t.get("metric", ""), t.get("goal")),
               str(t.get("deadlineDay", "")), fmt.pct(t.get("probability"), 0)]
