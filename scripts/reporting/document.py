@@ -220,7 +220,7 @@ def _targets(r: dict, scenario: dict | None) -> Section:
                    for t in targets])
     tables = [("Targets", table)]
     if scenario and scenario.get("targets"):
-        tables.append(("Simulated chance of meeting each target (day: deadline, days after as-of)", Table(
+        tables.append(("Simulated chance of meeting each target", Table(
             ["target", "metric", "goal", "day", "chance"],
             [[t.get("name", ""), t.get("metric", ""),
               _metric_value(t.get("metric", ""), t.get("goal")),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
-from domain import demo, kpi_reports
+from domain import access, demo, kpi_reports
 from domain.clock import utcnow
 from domain.store import bulk
 from domain.store.database import Database
@@ -141,57 +141,76 @@ def test_scenario_bands_are_drawn_after_the_as_of_day(community, tmp_path):
     assert "result.json" in html
 
 
-def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*TIERWISE, "report", *args], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, **(env or {})))
+def _run(capsys, *args: str) -> tuple[int, str]:
+    """`tierwise report ARGS` through the command's entry point: (exit code, stderr)."""
+    capsys.readouterr()
+    code = cli.main(["report", *args])
+    return code, capsys.readouterr().err
 
 
-def _one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert done.returncode == 2, done.stderr + done.stdout
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert "Traceback" not in done.stderr
+def _one_line_error(done: tuple[int, str], *fragments: str) -> None:
+    code, err = done
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
     for fragment in fragments:
         assert fragment in lines[0]
 
 
-def test_bad_input_is_one_line_and_exit_2(community, database_url, tmp_path):
-    env = {"TIERWISE_DATABASE_URL": database_url}
+def test_bad_input_is_one_line_and_exit_2(community, tmp_path, capsys, monkeypatch):
     out = str(tmp_path / "out")
-    _one_line_error(_run("--as-of", "20/11/2026", "--out", out, env=env), "not a date")
+    _one_line_error(_run(capsys, "--as-of", "20/11/2026", "--out", out), "not a date")
     future = (utcnow().date() + timedelta(days=3)).isoformat()
-    _one_line_error(_run("--as-of", future, "--out", out, env=env), "AS_OF_IN_FUTURE")
+    _one_line_error(_run(capsys, "--as-of", future, "--out", out), "AS_OF_IN_FUTURE")
     port = _free_port()  # nothing listens there
-    _one_line_error(_run("--as-of", community.isoformat(), "--out", out, "--url",
-                         f"http://127.0.0.1:{port}", "--token", "tw_x", env=env),
-                    "cannot reach")
-    _one_line_error(_run("--as-of", community.isoformat(), "--out", out, "--url",
-                         f"http://127.0.0.1:{port}", env=dict(env, TIERWISE_API_TOKEN="")),
-                    "needs an investor token")
+    _one_line_error(_run(capsys, "--as-of", community.isoformat(), "--out", out, "--url",
+                         f"http://127.0.0.1:{port}", "--token", "tw_x"), "cannot reach")
+    monkeypatch.setenv("TIERWISE_API_TOKEN", "")
+    _one_line_error(_run(capsys, "--as-of", community.isoformat(), "--out", out, "--url",
+                         f"http://127.0.0.1:{port}"), "needs an investor token")
     missing = tmp_path / "missing.json"
-    _one_line_error(_run("--as-of", community.isoformat(), "--out", out, "--scenario",
-                         str(missing), env=env), "--scenario")
+    _one_line_error(_run(capsys, "--as-of", community.isoformat(), "--out", out,
+                         "--scenario", str(missing)), "--scenario")
     assert not (tmp_path / "out" / "report.pdf").exists()
 
 
-def test_report_over_http_with_an_investor_token(server, database_url, tmp_path):  # noqa: F811
+def test_the_command_exits_2_without_a_traceback(database_url, tmp_path):
+    future = (utcnow().date() + timedelta(days=3)).isoformat()
+    done = subprocess.run([*TIERWISE, "report", "--as-of", future, "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, TIERWISE_DATABASE_URL=database_url))
+    _one_line_error((done.returncode, done.stderr), "AS_OF_IN_FUTURE")
+
+
+async def _investor_token(url: str) -> str:
+    db = Database(url)
+    try:
+        async with db.unit_of_work() as uow:
+            token, _ = await access.issue_token(uow=uow, role=access.Role.INVESTOR,
+                                                label="test", now=utcnow())
+        return token
+    finally:
+        await db.dispose()
+
+
+def test_report_over_http_with_an_investor_token(server, database_url, tmp_path,  # noqa: F811
+                                                 capsys, monkeypatch):
     base, operator_token = server
+    monkeypatch.delenv("TIERWISE_DATABASE_URL", raising=False)  # HTTP only
     as_of = (utcnow().date() - timedelta(days=1)).isoformat()
-    env = {"TIERWISE_DATABASE_URL": database_url}
-    token = subprocess.run([*TIERWISE, "create-token", "--role", "investor"],
-                           capture_output=True, text=True, timeout=60,
-                           env=dict(os.environ, **env)).stdout.strip().splitlines()[-1]
+    token = asyncio.run(_investor_token(database_url))
     out = tmp_path / "served"
-    done = _run("--as-of", as_of, "--out", str(out), "--url", base,
-                env=dict(env, TIERWISE_API_TOKEN=token))
-    assert done.returncode == 0, done.stderr
+    monkeypatch.setenv("TIERWISE_API_TOKEN", token)
+    code, err = _run(capsys, "--as-of", as_of, "--out", str(out), "--url", base)
+    assert code == 0, err
     html = (out / "report.html").read_text()
     assert '<div class="value">300</div>' in html  # the served demo's 300 members
     assert base in html
     pages, _ = _rendered_page(out / "report.pdf", 0, tmp_path / "served.png")
     assert pages >= 8
 
-    _one_line_error(_run("--as-of", as_of, "--out", str(out), "--url", base, "--token",
-                         "tw_not-a-token"), "refused the token (401)")
-    _one_line_error(_run("--as-of", as_of, "--out", str(out), "--url", f"{base}/graphql",
-                         "--token", operator_token), "not an investor token")
+    _one_line_error(_run(capsys, "--as-of", as_of, "--out", str(out), "--url", base,
+                         "--token", "tw_not-a-token"), "refused the token (401)")
+    _one_line_error(_run(capsys, "--as-of", as_of, "--out", str(out), "--url",
+                         f"{base}/graphql", "--token", operator_token), "not an investor token")
