@@ -25,6 +25,7 @@ SUBCOMMANDS = (
     "scripts.churn",
     "scripts.kpi",
     "scripts.simulate",
+    "scripts.report",
     "scripts.bench",
 )
 
