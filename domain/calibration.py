@@ -20,9 +20,10 @@ Definitions (all days are UTC days; the window is the `window_days` days ending 
   paid before that day (the purchase day included);
 - churn hazard: churned members whose last active day is in the settled part / their
   member-days at risk (from the window start or join day to the last active day, or to
-  the settled end); the growth of the hazard with the inactivity streak is not
-  identifiable from activity alone (the churn day itself is never observed) and is kept
-  from the base scenario;
+  the settled end, plus for each churned member the expected silent days before the
+  unseen churn day, (1 - activity) / activity); the growth of the hazard with the
+  inactivity streak is not identifiable from activity alone (the churn day itself is
+  never observed) and is kept from the base scenario;
 - invite rate: invitations sent / active member-days; acceptance: members joined by
   referral in the window / invitations sent in it;
 - channel mix: shares of joins per channel in the window;
@@ -259,8 +260,12 @@ def estimate(s: MemberSummaries, *, window: Window, tier_ids: list[int | None],
                            & (s.first_purchase <= as_of)).sum())
         est[f"tiers.{key}.conversionHazard"] = binomial(
             conversions, int(s.unpaid_active_days[unpaid].sum()))
-        est[f"tiers.{key}.churnHazard"] = binomial(int((churn_events & m).sum()),
-                                                   int(at_risk[m].sum()))
+        # a churned member was still at risk on the silent days between the last active
+        # day and the (unseen) churn day: (1 - p) / p of them on average
+        events = int((churn_events & m).sum())
+        gap = (1 - activity.value) / activity.value if activity.value > 0 else 0.0
+        est[f"tiers.{key}.churnHazard"] = binomial(events,
+                                                   int(round(at_risk[m].sum() + events * gap)))
         est[f"tiers.{key}.inviteRate"] = poisson_rate(int(s.invites[m].sum()),
                                                       int(s.active_days[m].sum()))
         paying_days = int(s.paying_active_days[m].sum())
