@@ -63,6 +63,12 @@ class NotEnoughData(CalibrationError):
     code = "NOT_ENOUGH_DATA"
 
 
+class AsOfInFuture(CalibrationError):
+    """Calibration as of a day that has not ended."""
+
+    code = "AS_OF_IN_FUTURE"
+
+
 class TiersDoNotMatch(CalibrationError):
     """Members sit in tiers the scenario does not describe."""
 
@@ -335,9 +341,12 @@ def _initial(s: MemberSummaries, window: Window, tier: np.ndarray,
 
 async def calibrate(uow, *, as_of: date, tier_keys: list[str], market_size: int | None = None,
                     window_days: int = DEFAULT_WINDOW_DAYS,
-                    churn_days: int = DEFAULT_CHURN_DAYS) -> Calibration:
+                    churn_days: int = DEFAULT_CHURN_DAYS, today: date | None = None
+                    ) -> Calibration:
     """Read the member summaries as of `as_of` and estimate (see `estimate`). Tiers are
-    matched by key."""
+    matched by key. `as_of` may not be after `today` (when given)."""
+    if today is not None and as_of > today:
+        raise AsOfInFuture(f"asOf {as_of} is after today ({today})", field="asOf")
     if window_days <= churn_days:
         raise errors.InvalidValue(f"windowDays ({window_days}) must exceed the churn window "
                                   f"({churn_days})", field="windowDays")

@@ -63,7 +63,8 @@ def apply(document: dict, result: estimators.Calibration) -> tuple[Scenario, dic
 
 async def calibrate_scenario(uow, document: dict, *, as_of: date,
                              window_days: int = estimators.DEFAULT_WINDOW_DAYS,
-                             churn_days: int = estimators.DEFAULT_CHURN_DAYS
+                             churn_days: int = estimators.DEFAULT_CHURN_DAYS,
+                             today: date | None = None
                              ) -> tuple[Scenario, dict, estimators.Calibration]:
     """Validate `document` (raises `InvalidScenario`), calibrate the community as of
     `as_of` (raises `NotEnoughData`, `TiersDoNotMatch`) and fill the scenario. Returns
@@ -71,6 +72,6 @@ async def calibrate_scenario(uow, document: dict, *, as_of: date,
     base = parse(document)
     result = await estimators.calibrate(
         uow, as_of=as_of, tier_keys=base.tier_keys(), market_size=base.market.size,
-        window_days=window_days, churn_days=churn_days)
+        window_days=window_days, churn_days=churn_days, today=today)
     scenario, filled = apply(document, result)
     return scenario, filled, result
