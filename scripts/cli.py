@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "scripts.churn",
     "scripts.kpi",
     "scripts.simulate",
+    "scripts.calibrate",
     "scripts.bench",
 )
 
