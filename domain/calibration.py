@@ -218,20 +218,21 @@ def bass_fit(joins: np.ndarray, members_before: np.ndarray, joined_before: np.nd
 
 
 def estimate(s: MemberSummaries, *, window: Window, tier_ids: list[int | None],
-             tier_keys: list[str], market_size: int | None = None) -> Calibration:
+             tier_keys: list[str], market_size: int | None = None,
+             min_members: int = MIN_MEMBERS) -> Calibration:
     """The calibration of a community from its member summaries. `tier_ids[i]` is the
     database id of scenario tier `tier_keys[i]` (top first); members without a tier count
-    in the last (lowest) tier. Raises `NotEnoughData` when fewer than `MIN_MEMBERS`
+    in the last (lowest) tier. Raises `NotEnoughData` when fewer than `min_members`
     members were in the community during the window, `TiersDoNotMatch` when members sit
     in a tier the scenario lacks."""
     start, settled_end, as_of = (window.start.toordinal(), window.settled_end.toordinal(),
                                  window.as_of.toordinal())
     # members in the community at some point of the window: not churned before it
     present = (s.last_active >= start - window.churn_days) | (s.joined_day >= start)
-    if int(present.sum()) < MIN_MEMBERS:
+    if int(present.sum()) < min_members:
         raise NotEnoughData(f"{int(present.sum())} members were active in the "
                             f"{window.window_days} days to {window.as_of}; calibration needs "
-                            f"at least {MIN_MEMBERS}", field="asOf")
+                            f"at least {min_members}", field="asOf")
     index = {tid: i for i, tid in enumerate(tier_ids) if tid is not None}
     lowest = len(tier_keys) - 1
     unknown = sorted({int(t) for t in s.tier_id[present] if t >= 0 and int(t) not in index})
