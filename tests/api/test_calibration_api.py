@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from domain.access import Role
 from domain.clock import utcnow
 from domain.store import bulk
 from tests.simulation.known_community import generate, truth
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 CALIBRATE = """
 mutation($input: CalibrateScenarioInput!) {
   calibrateScenario(input: $input) {
@@ -82,3 +84,12 @@ async def test_as_of_in_the_future_and_a_short_window(api):
                                                 "windowDays": 30}})
     error = data["calibrateScenario"]["userErrors"][0]
     assert (error["code"], error["field"]) == ("INVALID_VALUE", "windowDays")
+
+
+async def test_the_readme_example_parses(api):
+    readme = README.read_text(encoding="utf-8")
+    section = readme[readme.index("### Calibration"):]
+    example = section[section.index("```graphql") + 10:section.index("```\n(`READ")]
+    body = await api(example)
+    assert "errors" not in body, body
+    assert body["data"]["calibrateScenario"]["userErrors"][0]["code"] == "NOT_ENOUGH_DATA"
