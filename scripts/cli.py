@@ -26,6 +26,7 @@ SUBCOMMANDS = (
     "scripts.kpi",
     "scripts.simulate",
     "scripts.report",
+    "scripts.calibrate",
     "scripts.bench",
 )
 

@@ -13,6 +13,7 @@ from domain.store.repositories import (
     ActivityRepository,
     AuditRepository,
     BadgeRepository,
+    CalibrationRepository,
     CampaignRepository,
     ChurnScoreRepository,
     EventRepository,
@@ -139,6 +140,7 @@ class SqlAlchemyUnitOfWork:
         self.lifecycle = LifecycleRepository(conn)
         self.features = FeatureRepository(conn)
         self.tier_models = TierModelRepository(conn)
+        self.calibration = CalibrationRepository(conn)
         self.kpi = KpiRepository(conn)
         self.imported_members = ImportedMemberRepository(conn)
         return self

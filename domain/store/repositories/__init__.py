@@ -3,6 +3,7 @@
 from domain.store.repositories.activity import ActivityRepository
 from domain.store.repositories.audit import AuditRepository
 from domain.store.repositories.badges import BadgeRepository
+from domain.store.repositories.calibration import CalibrationRepository
 from domain.store.repositories.campaigns import CampaignRepository
 from domain.store.repositories.churn_scores import ChurnScoreRepository
 from domain.store.repositories.events import EventRepository
@@ -23,6 +24,7 @@ __all__ = [
     "ActivityRepository",
     "AuditRepository",
     "BadgeRepository",
+    "CalibrationRepository",
     "CampaignRepository",
     "ChurnScoreRepository",
     "EventRepository",
