@@ -9,9 +9,10 @@ and E events (heavy-tailed per member, between the member's join day and the end
 printed, not a target).
 
 Timed:
-1. ingestion with rollups: `--ingest` further events through the ingestion path
-   (EventRepository.insert_new, which maintains member_days, in batches of 5,000), then
-   the incremental KPI refresh; throughput = events / (insert + refresh) (target >= 50,000/s);
+1. ingestion with rollups: `--ingest` further events on the last day through the bulk
+   ingestion path, `tierwise import-events` of a CSV file (chunks of 50,000, member_days
+   maintained), then the incremental KPI refresh; throughput = events / (import +
+   refresh) (target >= 50,000/s);
 2. the full funding report as of the last day (FundingInputs producer + model fits +
    assembly, the GraphQL resolver's work without HTTP) (target < 2 s);
 3. the baseline: MAU per calendar month by GROUP BY over the raw events table (one KPI).
@@ -30,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from domain import kpi_reports
-from domain.events import Event, EventType
 from domain.store import migrate
 from domain.store.database import Database
+from scripts import import_events
 
 INGEST_TARGET = 50_000  # events/s
 REPORT_TARGET = 2.0  # seconds
@@ -210,30 +211,36 @@ async def _report(path: Path, as_of: date):
 
 
 async def _ingest(path: Path, *, count: int, day: date, seed: int) -> tuple[float, float]:
-    """New events on the last day through the ingestion path, then the KPI refresh."""
+    """New events on the last day through `tierwise import-events` (a CSV file, read,
+    checked and stored in chunks, member_days maintained), then the KPI refresh."""
     rng = np.random.default_rng(seed + 1)
+    conn = sqlite3.connect(path)
+    try:
+        top = conn.execute("SELECT max(id) FROM members").fetchone()[0]
+    finally:
+        conn.close()
+    owners = rng.integers(1, top + 1, count)
+    kinds = rng.choice(np.array(["login", "like", "post", "purchase"]), count,
+                       p=[.5, .3, .1, .1])
+    seconds = rng.integers(0, 86_400, count)
+    stamps = np.datetime_as_string(np.datetime64(day, "s") + seconds.astype("timedelta64[s]"),
+                                   unit="s")
+    amounts = np.where(kinds == "purchase", "1999", "")
+    csv_path = path.with_name("ingest.csv")
+    with csv_path.open("w", encoding="utf-8") as file:
+        file.write("external_id,type,occurred_at,member_id,amount_minor\n")
+        file.writelines(f"ingest-{i},{k},{t}Z,{m},{a}\n" for i, (k, t, m, a) in enumerate(
+            zip(kinds.tolist(), stamps.tolist(), owners.tolist(), amounts.tolist(),
+                strict=True)))
     db = Database(f"sqlite+aiosqlite:///{path}")
     try:
-        async with db.engine.connect() as conn:
-            from sqlalchemy import text
-            top = (await conn.execute(text("SELECT max(id) FROM members"))).scalar_one()
-        owners = rng.integers(1, top + 1, count).tolist()
-        kinds = rng.choice([EventType.LOGIN, EventType.LIKE, EventType.POST,
-                            EventType.PURCHASE], count, p=[.5, .3, .1, .1]).tolist()
-        base = datetime.combine(day, datetime.min.time(), UTC)
-        seconds = rng.integers(0, 86_400, count).tolist()
-        batch = [Event(external_id=f"ingest-{i}", member_id=owners[i], type=EventType(kinds[i]),
-                       occurred_at=base + timedelta(seconds=seconds[i]),
-                       amount_minor=1999 if kinds[i] == EventType.PURCHASE else None,
-                       channel=None, properties=None) for i in range(count)]
         started = time.perf_counter()
-        for lo in range(0, count, 5_000):
-            async with db.unit_of_work() as uow:
-                await uow.events.insert_new(batch[lo:lo + 5_000], received_at=base)
-                await uow.commit()
+        outcome = await import_events.import_file(db, csv_path)
         ingest_s = time.perf_counter() - started
     finally:
         await db.dispose()
+    if outcome.report.accepted != count:
+        raise RuntimeError(f"ingestion stored {outcome.report.accepted} of {count} events")
     return ingest_s, await _refresh(path, full=False)
 
 
