@@ -45,7 +45,7 @@ from domain.kpi.inputs import (
 )
 from domain.models import histories as model_histories
 from domain.referrals import RewardStatus
-from domain.store.repositories.activity import utc_day
+from domain.store.repositories.activity import _aggregate, utc_day
 from domain.store.tables import (
     acquisition_spend,
     campaign_experiments,
@@ -67,6 +67,11 @@ from domain.store.tables import (
     tiers,
 )
 
+# member_days columns added up into the day totals, in kpi_activity_days order after
+# active and purchasers (purchases is needed to tell new purchase days)
+_DAY_ADDITIVE = ("revenue_minor", "events", "logins", "posts", "comments", "shares",
+                 "check_ins", "purchases")
+_DAY_COLUMNS_ADDED = _DAY_ADDITIVE[:-1]
 FULL_REBUILD_DAYS = 62  # more changed days than this: rebuild everything instead
 _CHUNK = 500
 md = member_days
@@ -164,14 +169,18 @@ class KpiRepository:
         days = {_as_date(d) for (d,) in await self.conn.execute(
             select(utc_day(self.conn.dialect.name)).distinct()
             .where(events.c.id > state.events_watermark, events.c.id <= top))}
-        days |= {_as_date(d) for (d,) in await self.conn.execute(select(kpi_dirty_days.c.day))}
+        dirty_days = {_as_date(d) for (d,) in await self.conn.execute(
+            select(kpi_dirty_days.c.day))}
+        days |= dirty_days
         dirty_members = (await self.conn.execute(
             select(func.count()).select_from(kpi_dirty_members))).scalar_one()
         if len(days) > FULL_REBUILD_DAYS:
             return await self._rebuild(top, now)
         touched = 0
-        if days or dirty_members:
+        if dirty_days or dirty_members:
             touched = await self._incremental(sorted(days))
+        elif days:
+            touched = await self._apply_new_events(state.events_watermark, top)
         latest = await self._finish(top, now)
         return RefreshResult(full=False, days=len(days), members=touched,
                              events_watermark=top, latest_day=latest)
@@ -304,6 +313,167 @@ class KpiRepository:
             select(func.count()).select_from(kpi_touched_members))).scalar_one()
         await self.conn.execute(delete(kpi_touched_members))
         return count
+
+    async def _apply_new_events(self, watermark: int, top: int) -> int:
+        """Add the events with id in (watermark, top] to the rollups as increments.
+
+        Nothing but those events changed member_days since the last refresh (no dirty
+        marks), so each changed member-day cell's increment is the events' own
+        aggregate and the cell's state before is its state now minus the increment: a
+        cell is new when all its events are new, a purchase day is new when all its
+        purchases are. Day totals, member months and cohort cells move by exact
+        differences; the per-member summary is recomputed from the old row and the new
+        cells. Members whose activity or purchase cohort moves to an earlier month (a
+        back-dated event) are recomputed from member_days instead (`_incremental`)."""
+        new_ids = and_(events.c.id > watermark, events.c.id <= top)
+        delta = _aggregate(self.conn.dialect.name, new_ids).subquery()
+        cells = (await self.conn.execute(
+            select(delta.c.member_id, delta.c.day,
+                   *(delta.c[c] for c in _DAY_ADDITIVE), md.c.events, md.c.purchases,
+                   md.c.revenue_minor)
+            .join(md, and_(md.c.member_id == delta.c.member_id, md.c.day == delta.c.day))
+        )).all()
+        if not cells:
+            return 0
+        touched_ids = select(events.c.member_id).where(new_ids).distinct()
+        old_summary = {row.member_id: row for row in await self.conn.execute(
+            select(summary).where(summary.c.member_id.in_(touched_ids)))}
+        months = sorted({month_start(_as_date(c[1])) for c in cells})
+        old_months = {(row.member_id, _as_date(row.month)): row for row in await self.conn.execute(
+            select(months_t).where(months_t.c.member_id.in_(touched_ids),
+                                   months_t.c.month.in_(months)))}
+
+        day_add: dict[date, list[int]] = {}
+        by_member: dict[int, list] = defaultdict(list)
+        n_add = len(_DAY_ADDITIVE)
+        at = {c: i for i, c in enumerate(_DAY_ADDITIVE)}
+        for row in cells:
+            member_id, day = row[0], _as_date(row[1])
+            cell = [int(v) for v in row[2:]]
+            d_events, d_purchases = cell[at["events"]], cell[at["purchases"]]
+            d_revenue = cell[at["revenue_minor"]]
+            events_now, purchases_now, revenue_now = cell[n_add:]
+            new_cell = events_now == d_events
+            new_purchase = purchases_now > 0 and purchases_now == d_purchases
+            totals = day_add.setdefault(day, [0] * (2 + n_add))
+            totals[0] += new_cell
+            totals[1] += new_purchase
+            for i in range(n_add):
+                totals[2 + i] += cell[i]
+            by_member[member_id].append((day, new_cell, new_purchase, purchases_now > 0,
+                                         d_revenue, revenue_now))
+
+        summaries, month_add, cohort_add, fallback = [], {}, defaultdict(lambda: [0, 0]), []
+        for member_id, member_cells in by_member.items():
+            old = old_summary.get(member_id)
+            first = min(c[0] for c in member_cells)
+            purchase_days = [c[0] for c in member_cells if c[2]]
+            old_first = _as_date(old.first_active) if old else None
+            old_first_purchase = _as_date(old.first_purchase) if old else None
+            if (old_first is not None and month_start(first) < month_start(old_first)) or (
+                    old_first_purchase is not None and purchase_days
+                    and month_start(min(purchase_days)) < month_start(old_first_purchase)):
+                fallback.append(member_id)
+                continue
+            row = self._next_summary(member_id, old, member_cells)
+            summaries.append(row)
+            activity_cohort = month_start(row["first_active"])
+            purchase_cohort = (month_start(row["first_purchase"])
+                               if row["first_purchase"] is not None else None)
+            per_month: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+            for day, new_cell, new_purchase, _, d_revenue, _ in member_cells:
+                m = per_month[month_start(day)]
+                m[0] += new_cell
+                m[1] += new_purchase
+                m[2] += d_revenue
+            for month, (d_active, d_purchase, d_revenue) in per_month.items():
+                before = old_months.get((member_id, month))
+                had_active = before.active_days if before else 0
+                had_purchase = before.purchase_days if before else 0
+                had_revenue = int(before.revenue_minor) if before else 0
+                add = month_add.setdefault((member_id, month), [0, 0, 0])
+                add[0] += d_active
+                add[1] += d_purchase
+                add[2] += d_revenue
+                cell = cohort_add[("activity", activity_cohort, month)]
+                cell[0] += had_active == 0 and d_active > 0
+                cell[1] += d_revenue
+                if purchase_cohort is None:
+                    continue
+                cell = cohort_add[("purchase", purchase_cohort, month)]
+                if had_purchase > 0:
+                    cell[1] += d_revenue
+                elif d_purchase > 0:
+                    cell[0] += 1
+                    cell[1] += had_revenue + d_revenue
+
+        await self._add_rows(kpi_activity_days, ["day"], [
+            dict(zip(["day", "active", "purchasers", *_DAY_COLUMNS_ADDED],
+                     [day, *values[:-1]], strict=True))
+            for day, values in sorted(day_add.items())])
+        if summaries:
+            statement = self._insert(summary)
+            await self.conn.execute(statement.on_conflict_do_update(
+                index_elements=["member_id"],
+                set_={c: statement.excluded[c] for c in self._SUMMARY_COLUMNS[1:]}), summaries)
+        await self._add_rows(months_t, ["member_id", "month"], [
+            dict(member_id=k[0], month=k[1], active_days=v[0], purchase_days=v[1],
+                 revenue_minor=v[2]) for k, v in month_add.items()])
+        await self._add_rows(kpi_cohort_months, ["basis", "cohort", "month"], [
+            dict(basis=k[0], cohort=k[1], month=k[2], members=v[0], revenue_minor=v[1])
+            for k, v in cohort_add.items() if v != [0, 0]])
+        if fallback:
+            await self.mark_dirty(member_ids=fallback)
+            await self._incremental([])
+        return len(by_member)
+
+    @staticmethod
+    def _next_summary(member_id: int, old, cells: list) -> dict:
+        """The member's summary row after the new cells (day, new cell, new purchase day,
+        purchase day now, revenue added, revenue now), from the row before (or None)."""
+        days = [c[0] for c in cells]
+        bought = [c for c in cells if c[3]]
+        first_purchase = min((c[0] for c in bought), default=None)
+        last_purchase = max((c[0] for c in bought), default=None)
+        purchase_revenue = sum(c[5] if c[2] else c[4] for c in bought)
+        if old is None:
+            return dict(member_id=member_id, first_active=min(days), last_active=max(days),
+                        active_days=sum(c[1] for c in cells), first_purchase=first_purchase,
+                        last_purchase=last_purchase, purchase_days=sum(c[2] for c in cells),
+                        revenue_minor=purchase_revenue,
+                        first_purchase_revenue_minor=next(
+                            (c[5] for c in bought if c[0] == first_purchase), 0))
+        old_first_purchase = _as_date(old.first_purchase)
+        old_last_purchase = _as_date(old.last_purchase)
+        first_revenue = int(old.first_purchase_revenue_minor)
+        if first_purchase is not None and (old_first_purchase is None
+                                           or first_purchase < old_first_purchase):
+            first_revenue = next(c[5] for c in bought if c[0] == first_purchase)
+        elif old_first_purchase is not None:
+            first_revenue += sum(c[4] for c in bought if c[0] == old_first_purchase)
+            first_purchase = old_first_purchase
+        if old_last_purchase is not None and (last_purchase is None
+                                              or old_last_purchase > last_purchase):
+            last_purchase = old_last_purchase
+        return dict(member_id=member_id, first_active=min(_as_date(old.first_active), *days),
+                    last_active=max(_as_date(old.last_active), *days),
+                    active_days=old.active_days + sum(c[1] for c in cells),
+                    first_purchase=first_purchase, last_purchase=last_purchase,
+                    purchase_days=old.purchase_days + sum(c[2] for c in cells),
+                    revenue_minor=int(old.revenue_minor) + purchase_revenue,
+                    first_purchase_revenue_minor=first_revenue)
+
+    async def _add_rows(self, table, keys: list[str], rows: list[dict]) -> None:
+        """Upsert rows whose other columns are added to the stored row's."""
+        if not rows:
+            return
+        statement = self._insert(table)
+        added = [c for c in rows[0] if c not in keys]
+        await self.conn.execute(statement.on_conflict_do_update(
+            index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in added}),
+            rows)
+        if table is kpi_cohort_months:
+            await self.conn.execute(delete(table).where(table.c.members == 0))
 
     async def _read_contributions(self, where) -> dict[tuple[str, date, date], tuple[int, int]]:
         out = {}
