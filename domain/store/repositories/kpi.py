@@ -17,7 +17,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Column,
     Date,
+    Integer,
+    MetaData,
+    Table,
     and_,
     case,
     cast,
@@ -25,12 +29,14 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     type_coerce,
     union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateTable
 
 from domain.kpi.inputs import (
     NO_TIER,
@@ -68,10 +74,24 @@ from domain.store.tables import (
 )
 
 # member_days columns added up into the day totals, in kpi_activity_days order after
-# active and purchasers (purchases is needed to tell new purchase days)
-_DAY_ADDITIVE = ("revenue_minor", "events", "logins", "posts", "comments", "shares",
-                 "check_ins", "purchases")
-_DAY_COLUMNS_ADDED = _DAY_ADDITIVE[:-1]
+# active and purchasers, and the increments a refresh keeps per changed cell
+_DAY_COLUMNS_ADDED = ("revenue_minor", "events", "logins", "posts", "comments", "shares",
+                      "check_ins")
+_CELL_ADDITIVE = (*_DAY_COLUMNS_ADDED, "purchases")
+# The changed member-day cells of one incremental refresh: a temporary table (per
+# connection, never in the schema), filled and emptied inside the refresh.
+new_cells = Table(
+    "kpi_new_cells", MetaData(),
+    Column("member_id", BigInteger, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("month", Date, nullable=False),
+    Column("new_cell", Integer, nullable=False),  # 1: the cell did not exist before
+    Column("new_purchase", Integer, nullable=False),  # 1: first purchase of the day
+    Column("bought", Integer, nullable=False),  # 1: a purchase day now
+    Column("revenue_now", BigInteger, nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in _CELL_ADDITIVE),
+    prefixes=["TEMPORARY"],
+)
 FULL_REBUILD_DAYS = 62  # more changed days than this: rebuild everything instead
 _CHUNK = 500
 md = member_days
@@ -315,165 +335,126 @@ class KpiRepository:
         return count
 
     async def _apply_new_events(self, watermark: int, top: int) -> int:
-        """Add the events with id in (watermark, top] to the rollups as increments.
+        """Add the events with id in (watermark, top] to the rollups as increments, in
+        set-based SQL over the changed member-day cells (no row comes to Python).
 
         Nothing but those events changed member_days since the last refresh (no dirty
-        marks), so each changed member-day cell's increment is the events' own
-        aggregate and the cell's state before is its state now minus the increment: a
-        cell is new when all its events are new, a purchase day is new when all its
-        purchases are. Day totals, member months and cohort cells move by exact
-        differences; the per-member summary is recomputed from the old row and the new
-        cells. Members whose activity or purchase cohort moves to an earlier month (a
-        back-dated event) are recomputed from member_days instead (`_incremental`)."""
-        new_ids = and_(events.c.id > watermark, events.c.id <= top)
-        delta = _aggregate(self.conn.dialect.name, new_ids).subquery()
-        cells = (await self.conn.execute(
-            select(delta.c.member_id, delta.c.day,
-                   *(delta.c[c] for c in _DAY_ADDITIVE), md.c.events, md.c.purchases,
-                   md.c.revenue_minor)
-            .join(md, and_(md.c.member_id == delta.c.member_id, md.c.day == delta.c.day))
-        )).all()
-        if not cells:
+        marks), so each changed cell's increment is the events' own aggregate and its
+        state before is its state now minus the increment: a cell is new when all its
+        events are new, a purchase day is new when all its purchases are. Day totals,
+        member months, cohort cells and summaries move by exact differences. Members
+        whose activity or purchase cohort moves to an earlier month (a back-dated event)
+        are recomputed from member_days instead (`_incremental`)."""
+        await self.conn.execute(CreateTable(new_cells, if_not_exists=True))
+        await self.conn.execute(delete(new_cells))
+        c = new_cells.c
+        delta = _aggregate(self.conn.dialect.name,
+                           and_(events.c.id > watermark, events.c.id <= top)).subquery()
+        await self.conn.execute(new_cells.insert().from_select(
+            ["member_id", "day", "month", "new_cell", "new_purchase", "bought",
+             "revenue_now", *_CELL_ADDITIVE],
+            select(delta.c.member_id, md.c.day, self._month(md.c.day),
+                   case((md.c.events == delta.c.events, 1), else_=0),
+                   case((and_(md.c.purchases > 0, md.c.purchases == delta.c.purchases), 1),
+                        else_=0),
+                   case((md.c.purchases > 0, 1), else_=0), md.c.revenue_minor,
+                   *(delta.c[col] for col in _CELL_ADDITIVE))
+            .join(md, and_(md.c.member_id == delta.c.member_id, md.c.day == delta.c.day))))
+        touched = (await self.conn.execute(
+            select(func.count(c.member_id.distinct())))).scalar_one()
+        if not touched:
             return 0
-        touched_ids = select(events.c.member_id).where(new_ids).distinct()
-        old_summary = {row.member_id: row for row in await self.conn.execute(
-            select(summary).where(summary.c.member_id.in_(touched_ids)))}
-        months = sorted({month_start(_as_date(c[1])) for c in cells})
-        old_months = {(row.member_id, _as_date(row.month)): row for row in await self.conn.execute(
-            select(months_t).where(months_t.c.member_id.in_(touched_ids),
-                                   months_t.c.month.in_(months)))}
-
-        day_add: dict[date, list[int]] = {}
-        by_member: dict[int, list] = defaultdict(list)
-        n_add = len(_DAY_ADDITIVE)
-        at = {c: i for i, c in enumerate(_DAY_ADDITIVE)}
-        for row in cells:
-            member_id, day = row[0], _as_date(row[1])
-            cell = [int(v) for v in row[2:]]
-            d_events, d_purchases = cell[at["events"]], cell[at["purchases"]]
-            d_revenue = cell[at["revenue_minor"]]
-            events_now, purchases_now, revenue_now = cell[n_add:]
-            new_cell = events_now == d_events
-            new_purchase = purchases_now > 0 and purchases_now == d_purchases
-            totals = day_add.setdefault(day, [0] * (2 + n_add))
-            totals[0] += new_cell
-            totals[1] += new_purchase
-            for i in range(n_add):
-                totals[2 + i] += cell[i]
-            by_member[member_id].append((day, new_cell, new_purchase, purchases_now > 0,
-                                         d_revenue, revenue_now))
-
-        summaries, month_add, cohort_add, fallback = [], {}, defaultdict(lambda: [0, 0]), []
-        for member_id, member_cells in by_member.items():
-            old = old_summary.get(member_id)
-            first = min(c[0] for c in member_cells)
-            purchase_days = [c[0] for c in member_cells if c[2]]
-            old_first = _as_date(old.first_active) if old else None
-            old_first_purchase = _as_date(old.first_purchase) if old else None
-            if (old_first is not None and month_start(first) < month_start(old_first)) or (
-                    old_first_purchase is not None and purchase_days
-                    and month_start(min(purchase_days)) < month_start(old_first_purchase)):
-                fallback.append(member_id)
-                continue
-            row = self._next_summary(member_id, old, member_cells)
-            summaries.append(row)
-            activity_cohort = month_start(row["first_active"])
-            purchase_cohort = (month_start(row["first_purchase"])
-                               if row["first_purchase"] is not None else None)
-            per_month: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
-            for day, new_cell, new_purchase, _, d_revenue, _ in member_cells:
-                m = per_month[month_start(day)]
-                m[0] += new_cell
-                m[1] += new_purchase
-                m[2] += d_revenue
-            for month, (d_active, d_purchase, d_revenue) in per_month.items():
-                before = old_months.get((member_id, month))
-                had_active = before.active_days if before else 0
-                had_purchase = before.purchase_days if before else 0
-                had_revenue = int(before.revenue_minor) if before else 0
-                add = month_add.setdefault((member_id, month), [0, 0, 0])
-                add[0] += d_active
-                add[1] += d_purchase
-                add[2] += d_revenue
-                cell = cohort_add[("activity", activity_cohort, month)]
-                cell[0] += had_active == 0 and d_active > 0
-                cell[1] += d_revenue
-                if purchase_cohort is None:
-                    continue
-                cell = cohort_add[("purchase", purchase_cohort, month)]
-                if had_purchase > 0:
-                    cell[1] += d_revenue
-                elif d_purchase > 0:
-                    cell[0] += 1
-                    cell[1] += had_revenue + d_revenue
-
-        await self._add_rows(kpi_activity_days, ["day"], [
-            dict(zip(["day", "active", "purchasers", *_DAY_COLUMNS_ADDED],
-                     [day, *values[:-1]], strict=True))
-            for day, values in sorted(day_add.items())])
-        if summaries:
-            statement = self._insert(summary)
-            await self.conn.execute(statement.on_conflict_do_update(
-                index_elements=["member_id"],
-                set_={c: statement.excluded[c] for c in self._SUMMARY_COLUMNS[1:]}), summaries)
-        await self._add_rows(months_t, ["member_id", "month"], [
-            dict(member_id=k[0], month=k[1], active_days=v[0], purchase_days=v[1],
-                 revenue_minor=v[2]) for k, v in month_add.items()])
-        await self._add_rows(kpi_cohort_months, ["basis", "cohort", "month"], [
-            dict(basis=k[0], cohort=k[1], month=k[2], members=v[0], revenue_minor=v[1])
-            for k, v in cohort_add.items() if v != [0, 0]])
-        if fallback:
-            await self.mark_dirty(member_ids=fallback)
+        # day totals: every cell
+        await self._upsert_adding(kpi_activity_days, ["day"], select(
+            c.day, _sum(c.new_cell), _sum(c.new_purchase),
+            *(_sum(c[col]) for col in _DAY_COLUMNS_ADDED)).group_by(c.day),
+            ["day", "active", "purchasers", *_DAY_COLUMNS_ADDED])
+        # per member: the new cells' extremes and counts
+        purchase_day = case((c.bought == 1, c.day))
+        per_member = (select(
+            c.member_id, func.min(c.day).label("first"), func.max(c.day).label("last"),
+            _sum(c.new_cell).label("active_days"),
+            func.min(purchase_day).label("first_purchase"),
+            func.max(purchase_day).label("last_purchase"),
+            _sum(c.new_purchase).label("purchase_days"),
+            _sum(case((c.new_purchase == 1, c.revenue_now),
+                      (c.bought == 1, c.revenue_minor), else_=0)).label("revenue"))
+            .group_by(c.member_id).subquery())
+        m, s_ = per_member.c, summary.c
+        moved = [i for (i,) in await self.conn.execute(
+            select(m.member_id).select_from(per_member.join(summary,
+                                                            s_.member_id == m.member_id))
+            .where((self._month(m.first) < self._month(s_.first_active))
+                   | (self._month(m.first_purchase) < self._month(s_.first_purchase))))]
+        for start in range(0, len(moved), _CHUNK):
+            await self.conn.execute(delete(new_cells).where(
+                c.member_id.in_(moved[start:start + _CHUNK])))
+        # cohort cells, from the member months before (months_t) and the increments
+        per_month = (select(c.member_id, c.month, _sum(c.new_cell).label("d_active"),
+                            _sum(c.new_purchase).label("d_purchase"),
+                            _sum(c.revenue_minor).label("d_revenue"))
+                     .group_by(c.member_id, c.month).subquery())
+        pm, mt = per_month.c, months_t.c
+        joined = (per_month
+                  .join(per_member, m.member_id == pm.member_id)
+                  .outerjoin(summary, s_.member_id == pm.member_id)
+                  .outerjoin(months_t, and_(mt.member_id == pm.member_id,
+                                            mt.month == pm.month)))
+        had_purchase = func.coalesce(mt.purchase_days, 0)
+        cohort = self._month(func.coalesce(s_.first_active, m.first))
+        buyer_cohort = self._month(func.coalesce(s_.first_purchase, m.first_purchase))
+        columns = ["basis", "cohort", "month", "members", "revenue_minor"]
+        await self._upsert_adding(kpi_cohort_months, ["basis", "cohort", "month"], select(
+            literal("activity"), cohort, pm.month,
+            _sum(case((mt.member_id.is_(None), 1), else_=0)), _sum(pm.d_revenue))
+            .select_from(joined).group_by(cohort, pm.month), columns)
+        await self._upsert_adding(kpi_cohort_months, ["basis", "cohort", "month"], select(
+            literal("purchase"), buyer_cohort, pm.month,
+            _sum(case((and_(had_purchase == 0, pm.d_purchase > 0), 1), else_=0)),
+            _sum(case((had_purchase > 0, pm.d_revenue),
+                      (pm.d_purchase > 0, func.coalesce(mt.revenue_minor, 0) + pm.d_revenue),
+                      else_=0)))
+            .select_from(joined).where(buyer_cohort.is_not(None))
+            .group_by(buyer_cohort, pm.month), columns)
+        await self.conn.execute(delete(kpi_cohort_months).where(
+            kpi_cohort_months.c.members == 0))
+        # member months and summaries
+        await self._upsert_adding(months_t, ["member_id", "month"], select(
+            pm.member_id, pm.month, pm.d_active, pm.d_purchase, pm.d_revenue),
+            self._MONTH_COLUMNS)
+        statement = self._insert(summary)
+        ex = statement.excluded
+        least, greatest = (func.least, func.greatest) if self._pg else (func.min, func.max)
+        await self.conn.execute(statement.from_select(self._SUMMARY_COLUMNS, select(
+            m.member_id, m.first, m.last, m.active_days, m.first_purchase, m.last_purchase,
+            m.purchase_days, m.revenue, literal(0, BigInteger))
+            .select_from(per_member).where(true()))
+            .on_conflict_do_update(index_elements=["member_id"], set_=dict(
+                first_active=least(s_.first_active, ex.first_active),
+                last_active=greatest(s_.last_active, ex.last_active),
+                active_days=s_.active_days + ex.active_days,
+                first_purchase=least(func.coalesce(s_.first_purchase, ex.first_purchase),
+                                     func.coalesce(ex.first_purchase, s_.first_purchase)),
+                last_purchase=greatest(func.coalesce(s_.last_purchase, ex.last_purchase),
+                                       func.coalesce(ex.last_purchase, s_.last_purchase)),
+                purchase_days=s_.purchase_days + ex.purchase_days,
+                revenue_minor=s_.revenue_minor + ex.revenue_minor,
+                first_purchase_revenue_minor=s_.first_purchase_revenue_minor)))
+        await self._fill_first_purchase_revenue(summary.c.member_id.in_(
+            select(c.member_id).where(c.bought == 1)))
+        await self.conn.execute(delete(new_cells))
+        if moved:
+            await self.mark_dirty(member_ids=moved)
             await self._incremental([])
-        return len(by_member)
+        return touched
 
-    @staticmethod
-    def _next_summary(member_id: int, old, cells: list) -> dict:
-        """The member's summary row after the new cells (day, new cell, new purchase day,
-        purchase day now, revenue added, revenue now), from the row before (or None)."""
-        days = [c[0] for c in cells]
-        bought = [c for c in cells if c[3]]
-        first_purchase = min((c[0] for c in bought), default=None)
-        last_purchase = max((c[0] for c in bought), default=None)
-        purchase_revenue = sum(c[5] if c[2] else c[4] for c in bought)
-        if old is None:
-            return dict(member_id=member_id, first_active=min(days), last_active=max(days),
-                        active_days=sum(c[1] for c in cells), first_purchase=first_purchase,
-                        last_purchase=last_purchase, purchase_days=sum(c[2] for c in cells),
-                        revenue_minor=purchase_revenue,
-                        first_purchase_revenue_minor=next(
-                            (c[5] for c in bought if c[0] == first_purchase), 0))
-        old_first_purchase = _as_date(old.first_purchase)
-        old_last_purchase = _as_date(old.last_purchase)
-        first_revenue = int(old.first_purchase_revenue_minor)
-        if first_purchase is not None and (old_first_purchase is None
-                                           or first_purchase < old_first_purchase):
-            first_revenue = next(c[5] for c in bought if c[0] == first_purchase)
-        elif old_first_purchase is not None:
-            first_revenue += sum(c[4] for c in bought if c[0] == old_first_purchase)
-            first_purchase = old_first_purchase
-        if old_last_purchase is not None and (last_purchase is None
-                                              or old_last_purchase > last_purchase):
-            last_purchase = old_last_purchase
-        return dict(member_id=member_id, first_active=min(_as_date(old.first_active), *days),
-                    last_active=max(_as_date(old.last_active), *days),
-                    active_days=old.active_days + sum(c[1] for c in cells),
-                    first_purchase=first_purchase, last_purchase=last_purchase,
-                    purchase_days=old.purchase_days + sum(c[2] for c in cells),
-                    revenue_minor=int(old.revenue_minor) + purchase_revenue,
-                    first_purchase_revenue_minor=first_revenue)
-
-    async def _add_rows(self, table, keys: list[str], rows: list[dict]) -> None:
-        """Upsert rows whose other columns are added to the stored row's."""
-        if not rows:
-            return
-        statement = self._insert(table)
-        added = [c for c in rows[0] if c not in keys]
+    async def _upsert_adding(self, table, keys: list[str], query, columns: list[str]) -> None:
+        """INSERT the query's rows; on a key conflict add the other columns to the row's."""
+        # (a WHERE before ON CONFLICT: SQLite cannot parse `FROM t ON CONFLICT` otherwise)
+        statement = self._insert(table).from_select(columns, query.where(true()))
         await self.conn.execute(statement.on_conflict_do_update(
-            index_elements=keys, set_={c: table.c[c] + statement.excluded[c] for c in added}),
-            rows)
-        if table is kpi_cohort_months:
-            await self.conn.execute(delete(table).where(table.c.members == 0))
+            index_elements=keys, set_={col: table.c[col] + statement.excluded[col]
+                                       for col in columns if col not in keys}))
 
     async def _read_contributions(self, where) -> dict[tuple[str, date, date], tuple[int, int]]:
         out = {}
