@@ -787,23 +787,22 @@ class KpiRepository:
             return None
         s = summary.c
         rows = (await self.conn.execute(
-            select(s.member_id, s.purchase_days, s.first_purchase, s.last_purchase,
+            select(s.member_id, s.purchase_days,
+                   self._days_between(s.first_purchase, s.last_purchase),
+                   self._days_between(s.first_purchase, literal(as_of, Date)),
                    s.revenue_minor - s.first_purchase_revenue_minor)
             .where(s.first_purchase.is_not(None)).order_by(s.member_id))).all()
-        if not rows:
-            ids = np.zeros(0, dtype=np.int64)
-            return model_histories.from_days(member_ids=ids, transaction_days=ids,
-                                             first_to_last_days=ids, first_to_as_of_days=ids,
-                                             repeat_revenue=ids)
-        ids, days, first, last, repeat = zip(*rows, strict=True)
-        first_d = np.array([_as_date(d).toordinal() for d in first], dtype=np.int64)
-        last_d = np.array([_as_date(d).toordinal() for d in last], dtype=np.int64)
+        columns = np.array(rows, dtype=np.int64).reshape(len(rows), 5).T
         return model_histories.from_days(
-            member_ids=np.array(ids, dtype=np.int64),
-            transaction_days=np.array(days, dtype=np.int64),
-            first_to_last_days=last_d - first_d,
-            first_to_as_of_days=as_of.toordinal() - first_d,
-            repeat_revenue=np.array(repeat, dtype=np.int64))
+            member_ids=columns[0], transaction_days=columns[1],
+            first_to_last_days=columns[2], first_to_as_of_days=columns[3],
+            repeat_revenue=columns[4])
+
+    def _days_between(self, first, last):
+        """Whole days from the Date `first` to the Date `last`, as SQL."""
+        if self._pg:
+            return last - first
+        return cast(func.julianday(last) - func.julianday(first), Integer)
 
     # --- targets and spend ---------------------------------------------------------------
 
