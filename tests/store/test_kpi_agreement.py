@@ -30,6 +30,7 @@ from domain.store.tables import (
     kpi_cohort_months,
     kpi_member_months,
     kpi_member_summary,
+    kpi_member_trailing,
     members,
     tiers,
 )
@@ -260,15 +261,15 @@ async def _rollups(db) -> dict[str, list]:
     async with db.engine.connect() as conn:
         return {t.name: sorted(tuple(r) for r in (await conn.execute(select(t))).all())
                 for t in (kpi_activity_days, kpi_member_summary, kpi_member_months,
-                          kpi_cohort_months)}
+                          kpi_cohort_months, kpi_member_trailing)}
 
 
 async def test_incremental_refresh_of_many_new_events_equals_a_full_rebuild(database,
                                                                             community):
     """Increments applied per cell (new days, new purchase days, first purchases,
     purchases on days that had some, revenue on non-purchase days, events back-dated
-    before a member's first activity, a member's first events) give exactly the rollups
-    a full rebuild gives."""
+    before a member's first activity, a member's first events, later days moving the
+    trailing windows) give exactly the rollups a full rebuild gives."""
     await bulk.write_community(database, community, reason="test")
     await _refresh(database)
     rows, people, _ = await _raw(database)
@@ -279,7 +280,8 @@ async def test_incremental_refresh_of_many_new_events_equals_a_full_rebuild(data
     for i in range(3_000):
         member = rng.choice(people).id
         kind = rng.choice(kinds)
-        day = END - timedelta(days=rng.choice([1, 1, 2, 3, 10, 40, 59, 75, 120]))
+        day = END - timedelta(days=rng.choice([1, 1, 2, 3, 10, 40, 59, 75, 120]
+                                              + [-(i // 1_000) * 3] * 3))  # later days
         amount = rng.randint(1, 5_000) if kind == EventType.PURCHASE or i % 17 == 0 else None
         later.append(Event(external_id=f"later-{i}", member_id=member, type=kind,
                            occurred_at=datetime.combine(day, datetime.min.time(), UTC)

@@ -63,6 +63,7 @@ from domain.store.tables import (
     kpi_dirty_members,
     kpi_member_months,
     kpi_member_summary,
+    kpi_member_trailing,
     kpi_state,
     kpi_targets,
     kpi_touched_members,
@@ -92,6 +93,10 @@ new_cells = Table(
     *(Column(name, BigInteger, nullable=False) for name in _CELL_ADDITIVE),
     prefixes=["TEMPORARY"],
 )
+# The trailing windows kept per member, as (first, last) days before the anchor day.
+_TRAILING = {"d1": (0, 0), "d7": (WEEK_DAYS - 1, 0), "d30": (WINDOW_DAYS - 1, 0),
+             "prior30": (2 * WINDOW_DAYS - 1, WINDOW_DAYS)}
+_TRAILING_SPAN = 2 * WINDOW_DAYS
 FULL_REBUILD_DAYS = 62  # more changed days than this: rebuild everything instead
 _CHUNK = 500
 md = member_days
@@ -197,19 +202,26 @@ class KpiRepository:
         if len(days) > FULL_REBUILD_DAYS:
             return await self._rebuild(top, now)
         touched = 0
+        anchor = state.latest_day
         if dirty_days or dirty_members:
             touched = await self._incremental(sorted(days))
+            anchor = None  # rebuild the trailing counts
         elif days:
-            touched = await self._apply_new_events(state.events_watermark, top)
-        latest = await self._finish(top, now)
+            touched = await self._apply_new_events(state.events_watermark, top,
+                                                   anchor=state.latest_day)
+        latest = await self._finish(top, now, anchor=anchor)
         return RefreshResult(full=False, days=len(days), members=touched,
                              events_watermark=top, latest_day=latest)
 
-    async def _finish(self, top: int, now: datetime) -> date | None:
+    async def _finish(self, top: int, now: datetime, *, anchor: date | None = None
+                      ) -> date | None:
+        """Clear the dirty marks, bring the trailing counts from `anchor` (None: rebuild
+        them) to the latest day, and store the state."""
         await self.conn.execute(delete(kpi_dirty_days))
         await self.conn.execute(delete(kpi_dirty_members))
         latest = _as_date((await self.conn.execute(
             select(func.max(kpi_activity_days.c.day)))).scalar())
+        await self._trailing_to(anchor, latest)
         values = dict(events_watermark=top, latest_day=latest, refreshed_at=now)
         statement = self._insert(kpi_state).values(id=1, **values)
         await self.conn.execute(statement.on_conflict_do_update(index_elements=["id"],
@@ -334,7 +346,8 @@ class KpiRepository:
         await self.conn.execute(delete(kpi_touched_members))
         return count
 
-    async def _apply_new_events(self, watermark: int, top: int) -> int:
+    async def _apply_new_events(self, watermark: int, top: int, *, anchor: date | None
+                                ) -> int:
         """Add the events with id in (watermark, top] to the rollups as increments, in
         set-based SQL over the changed member-day cells (no row comes to Python).
 
@@ -386,6 +399,14 @@ class KpiRepository:
                                                             s_.member_id == m.member_id))
             .where((self._month(m.first) < self._month(s_.first_active))
                    | (self._month(m.first_purchase) < self._month(s_.first_purchase))))]
+        if anchor is not None:  # new cells inside the trailing windows of the anchor
+            await self._upsert_adding(kpi_member_trailing, ["member_id"], select(
+                c.member_id, *(_sum(case((and_(c.day >= anchor - timedelta(days=lo),
+                                               c.day <= anchor - timedelta(days=hi)), 1),
+                                         else_=0)) for lo, hi in _TRAILING.values()))
+                .where(c.new_cell == 1, c.day >= anchor - timedelta(days=_TRAILING_SPAN - 1),
+                       c.day <= anchor).group_by(c.member_id),
+                ["member_id", *_TRAILING])
         for start in range(0, len(moved), _CHUNK):
             await self.conn.execute(delete(new_cells).where(
                 c.member_id.in_(moved[start:start + _CHUNK])))
@@ -447,6 +468,45 @@ class KpiRepository:
             await self.mark_dirty(member_ids=moved)
             await self._incremental([])
         return touched
+
+    async def _trailing_to(self, anchor: date | None, latest: date | None) -> None:
+        """Move the per-member trailing counts from windows ending on `anchor` to windows
+        ending on `latest`: each window gains the member-days entering it and loses those
+        leaving it (a few days' rows); rebuilt from member_days when there is no anchor,
+        the latest day went back, or it moved a whole span."""
+        t = kpi_member_trailing
+        if latest is None:
+            await self.conn.execute(delete(t))
+            return
+        if anchor == latest:
+            return
+        if anchor is None or latest < anchor or (latest - anchor).days >= _TRAILING_SPAN:
+            await self.conn.execute(delete(t))
+            await self.conn.execute(t.insert().from_select(["member_id", *_TRAILING], select(
+                md.c.member_id, *(_sum(case((and_(md.c.day >= latest - timedelta(days=lo),
+                                                  md.c.day <= latest - timedelta(days=hi)), 1),
+                                            else_=0)) for lo, hi in _TRAILING.values()))
+                .where(md.c.day >= latest - timedelta(days=_TRAILING_SPAN - 1),
+                       md.c.day <= latest).group_by(md.c.member_id)))
+            return
+        changes, days = [], set()
+        for lo, hi in _TRAILING.values():
+            old = (anchor - timedelta(days=lo), anchor - timedelta(days=hi))
+            new = (latest - timedelta(days=lo), latest - timedelta(days=hi))
+            leaving = (old[0], min(old[1], new[0] - timedelta(days=1)))
+            entering = (max(new[0], old[1] + timedelta(days=1)), new[1])
+            for first, last in (leaving, entering):
+                days.update(first + timedelta(days=i) for i in range((last - first).days + 1))
+            changes.append(
+                _sum(case((and_(md.c.day >= entering[0], md.c.day <= entering[1]), 1),
+                          else_=0))
+                - _sum(case((and_(md.c.day >= leaving[0], md.c.day <= leaving[1]), 1),
+                            else_=0)))
+        await self._upsert_adding(t, ["member_id"], select(md.c.member_id, *changes)
+                                  .where(md.c.day.in_(sorted(days)))
+                                  .group_by(md.c.member_id), ["member_id", *_TRAILING])
+        await self.conn.execute(delete(t).where(t.c.d1 == 0, t.c.d7 == 0, t.c.d30 == 0,
+                                                t.c.prior30 == 0))
 
     async def _upsert_adding(self, table, keys: list[str], query, columns: list[str]) -> None:
         """INSERT the query's rows; on a key conflict add the other columns to the row's."""
@@ -555,7 +615,10 @@ class KpiRepository:
             ad.day >= start, ad.day <= end))).scalar_one()
 
         # trailing windows (one scan of member_days over the longest window)
-        window = await self._trailing(as_of, churn_window_days, tier_keys)
+        if as_of == latest and churn_window_days == WINDOW_DAYS:  # kept by the refresh
+            window = await self._trailing_kept(tier_keys)
+        else:
+            window = await self._trailing(as_of, churn_window_days, tier_keys)
 
         # conversion
         payers = (await self.conn.execute(select(func.count()).where(
@@ -608,6 +671,33 @@ class KpiRepository:
             spend_by_channel=spend, acquired_by_channel=acquired,
         )
 
+    async def _trailing_kept(self, tier_keys) -> dict:
+        """`_trailing` for the latest day and the default churn window, from the
+        per-member counts the refresh keeps (no member_days scan)."""
+        t = kpi_member_trailing.c
+        rows = await self.conn.execute(
+            select(members.c.tier_id, t.d30, func.count(), _sum(case((t.d7 > 0, 1), else_=0)),
+                   _sum(case((t.d1 > 0, 1), else_=0)), _sum(case((t.prior30 > 0, 1), else_=0)),
+                   _sum(case((and_(t.prior30 > 0, t.d30 == 0), 1), else_=0)))
+            .select_from(kpi_member_trailing.join(members, members.c.id == t.member_id))
+            .group_by(members.c.tier_id, t.d30))
+        return self._window_counts(rows, tier_keys)
+
+    @staticmethod
+    def _window_counts(rows, tier_keys) -> dict:
+        curve = [0] * WINDOW_DAYS
+        by_tier: dict[str, int] = defaultdict(int)
+        out = dict(dau=0, wau=0, at_start=0, lost=0)
+        for tier_id, d30_days, n, wau, dau, at_start, lost_n in rows:
+            out["wau"] += int(wau)
+            out["dau"] += int(dau)
+            out["at_start"] += int(at_start)
+            out["lost"] += int(lost_n)
+            if d30_days:
+                curve[d30_days - 1] += n
+                by_tier[tier_keys.get(tier_id, NO_TIER)] += n
+        return dict(out, mau=sum(curve), curve=curve, by_tier=dict(by_tier))
+
     async def _trailing(self, as_of: date, w: int, tier_keys) -> dict:
         lo = as_of - timedelta(days=max(WINDOW_DAYS, 2 * w) - 1)
         d30 = as_of - timedelta(days=WINDOW_DAYS - 1)
@@ -634,18 +724,7 @@ class KpiRepository:
                    _sum(dau_flag), _sum(prior), _sum(lost))
             .select_from(per_member.join(members, members.c.id == per_member.c.member_id))
             .group_by(members.c.tier_id, per_member.c.d30))
-        curve = [0] * WINDOW_DAYS
-        by_tier: dict[str, int] = defaultdict(int)
-        out = dict(dau=0, wau=0, at_start=0, lost=0)
-        for tier_id, d30_days, n, wau, dau, at_start, lost_n in rows:
-            out["wau"] += int(wau)
-            out["dau"] += int(dau)
-            out["at_start"] += int(at_start)
-            out["lost"] += int(lost_n)
-            if d30_days:
-                curve[d30_days - 1] += n
-                by_tier[tier_keys.get(tier_id, NO_TIER)] += n
-        return dict(out, mau=sum(curve), curve=curve, by_tier=dict(by_tier))
+        return self._window_counts(rows, tier_keys)
 
     async def _distinct_active(self, start: date, end: date) -> int:
         return (await self.conn.execute(select(func.count(md.c.member_id.distinct())).where(
