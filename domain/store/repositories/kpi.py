@@ -146,6 +146,23 @@ def _sum(expr):
     return func.coalesce(func.sum(expr), literal(0))
 
 
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """Member counts per (channel, tier id, join day)."""
+
+    counts: dict[tuple[str, int | None, date], int]
+
+    def by(self, part: int, *, since: date | None = None, until: date) -> dict:
+        """Counts of members who joined in [since, until], by channel (part 0), tier id
+        (1) or join month (2)."""
+        out: dict = defaultdict(int)
+        for key, n in self.counts.items():
+            day = key[2]
+            if day <= until and (since is None or day >= since):
+                out[month_start(day) if part == 2 else key[part]] += n
+        return {k: v for k, v in out.items() if v}
+
+
 class KpiRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -544,38 +561,29 @@ class KpiRepository:
             .where(campaign_experiments.c.started_at.is_not(None)).order_by(campaigns.c.id))
         return {i: n for i, n in rows}
 
-    async def _members_by(self, column, *, since: date | None, until: date) -> dict:
-        """Members (not merged away) who joined in [since, until] (UTC days), by column."""
-        cond = [members.c.joined_at < _midnight(until + timedelta(days=1))]
-        if since is not None:
-            cond.append(members.c.joined_at >= _midnight(since))
+    async def _joined(self, *, until: date) -> _Joined:
+        """Members (not merged away) who joined by the end of `until`, counted per
+        channel, tier and UTC join day: one scan of members for every count by join
+        date the report needs."""
+        day = self._joined_day()
+        cond = members.c.joined_at < _midnight(until + timedelta(days=1))
+        key = (members.c.channel, members.c.tier_id, day)
         counts: dict = defaultdict(int)
-        for key, n in await self.conn.execute(
-                select(column, func.count()).where(*cond).group_by(column)):
-            counts[key] += n
-        merged = (select(column, func.count())
+        for channel, tier_id, d, n in await self.conn.execute(
+                select(*key, func.count()).where(cond).group_by(*key)):
+            counts[(channel, tier_id, _as_date(d))] += n
+        merged = (select(*key, func.count())
                   .select_from(member_merges.join(members,
                                                   members.c.id == member_merges.c.merged_id))
-                  .where(member_merges.c.undone_at.is_(None), *cond).group_by(column))
-        for key, n in await self.conn.execute(merged):
-            counts[key] -= n
-        return {k: v for k, v in counts.items() if v}
+                  .where(member_merges.c.undone_at.is_(None), cond).group_by(*key))
+        for channel, tier_id, d, n in await self.conn.execute(merged):
+            counts[(channel, tier_id, _as_date(d))] -= n
+        return _Joined({k: v for k, v in counts.items() if v})
 
-    async def _count_joined(self, until: date) -> int:
-        """Members (not merged away) who joined by the end of `until`."""
-        cond = members.c.joined_at < _midnight(until + timedelta(days=1))
-        total = (await self.conn.execute(select(func.count()).where(cond))).scalar_one()
-        merged = (await self.conn.execute(
-            select(func.count())
-            .select_from(member_merges.join(members, members.c.id == member_merges.c.merged_id))
-            .where(member_merges.c.undone_at.is_(None), cond))).scalar_one()
-        return total - merged
-
-    def _joined_month(self):
+    def _joined_day(self):
         if self._pg:
-            return cast(func.date_trunc("month", func.timezone("UTC", members.c.joined_at)),
-                        Date)
-        return type_coerce(func.substr(members.c.joined_at, 1, 7).concat("-01"), Date)
+            return cast(func.timezone("UTC", members.c.joined_at), Date)
+        return func.substr(members.c.joined_at, 1, 10)
 
     async def _tier_keys(self) -> dict[int | None, str]:
         keys: dict[int | None, str] = {None: NO_TIER}
@@ -597,9 +605,10 @@ class KpiRepository:
                 out[tier_keys.get(tier_id, NO_TIER)] += n
             return dict(out)
 
-        by_channel = await self._members_by(members.c.channel, since=None, until=as_of)
-        by_tier_ = by_tier(await self._members_by(members.c.tier_id, since=None, until=as_of))
-        new_by_channel = await self._members_by(members.c.channel, since=start, until=end)
+        joined = await self._joined(until=as_of)
+        by_channel = joined.by(0, until=as_of)
+        by_tier_ = by_tier(joined.by(1, until=as_of))
+        new_by_channel = joined.by(0, since=start, until=end)
 
         # daily series
         first_day = start - timedelta(days=TRAILING_DAYS)
@@ -623,7 +632,7 @@ class KpiRepository:
         # conversion
         payers = (await self.conn.execute(select(func.count()).where(
             summary.c.first_purchase <= as_of))).scalar_one()
-        joined_before_start = await self._count_joined(start - timedelta(days=1))
+        joined_before_start = sum(joined.by(0, until=start - timedelta(days=1)).values())
         paid_before = await self._payers_joined_before(start, purchase_before=start)
         converted = await self._converted(start, end)
 
@@ -639,15 +648,14 @@ class KpiRepository:
         period = series[:, TRAILING_DAYS:]
 
         # months
-        months, month_stats = await self._months(as_of, latest)
+        months, month_stats = await self._months(as_of, latest, joined)
         activity_cohorts, purchase_cohorts = await self._cohorts(as_of, latest, months)
 
         # acquisition
         spend_from = month_start(start)
         spend_to = next_month(month_start(end))
         spend = await self._spend(spend_from, spend_to)
-        acquired = await self._members_by(members.c.channel, since=spend_from,
-                                          until=min(spend_to - timedelta(days=1), as_of))
+        acquired = joined.by(0, since=spend_from, until=min(spend_to - timedelta(days=1), as_of))
 
         return FundingInputs(
             as_of=as_of, start=start, end=end,
@@ -746,7 +754,8 @@ class KpiRepository:
                    members.c.joined_at < _midnight(start),
                    members.c.status == 'active'))).scalar_one()
 
-    async def _months(self, as_of: date, latest: date | None) -> tuple[list[date], dict]:
+    async def _months(self, as_of: date, latest: date | None, joined: _Joined
+                      ) -> tuple[list[date], dict]:
         first = _as_date((await self.conn.execute(
             select(func.min(kpi_activity_days.c.day)))).scalar())
         if first is None or first > as_of:
@@ -768,11 +777,9 @@ class KpiRepository:
         for m, count, rev in await self._month_active(as_of, latest, months):
             active[slot[m]] += count
             revenue[slot[m]] += rev
-        joined_before = await self._count_joined(months[0] - timedelta(days=1))
-        joined_month = self._joined_month()
-        for m, count in (await self._members_by(joined_month, since=months[0],
-                                                until=as_of)).items():
-            new[slot[_as_date(m)]] = count
+        joined_before = sum(joined.by(0, until=months[0] - timedelta(days=1)).values())
+        for m, count in joined.by(2, since=months[0], until=as_of).items():
+            new[slot[m]] = count
         totals = joined_before + np.cumsum(new)
         day_counts = [(min(next_month(m) - timedelta(days=1), as_of) - m).days + 1
                       for m in months]
@@ -871,7 +878,7 @@ class KpiRepository:
                    self._days_between(s.first_purchase, literal(as_of, Date)),
                    s.revenue_minor - s.first_purchase_revenue_minor)
             .where(s.first_purchase.is_not(None)).order_by(s.member_id))).all()
-        columns = np.array(rows, dtype=np.int64).reshape(len(rows), 5).T
+        columns = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(len(rows), 5).T
         return model_histories.from_days(
             member_ids=columns[0], transaction_days=columns[1],
             first_to_last_days=columns[2], first_to_as_of_days=columns[3],
