@@ -429,7 +429,10 @@ def _integers(texts: Sequence[str], slow: set[int]) -> list[int | None]:
     try:
         return [int(t) if t else None for t in texts]
     except ValueError:
-        pass
+        return _integers_one_by_one(texts, slow)  # some text is not an integer
+
+
+def _integers_one_by_one(texts: Sequence[str], slow: set[int]) -> list[int | None]:
     out: list[int | None] = []
     for i, t in enumerate(texts):
         try:
