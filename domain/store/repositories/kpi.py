@@ -49,6 +49,7 @@ from domain.kpi.inputs import (
     months_between,
     next_month,
 )
+from domain.kpi.records import RefreshResult, StoredTarget
 from domain.models import histories as model_histories
 from domain.referrals import RewardStatus
 from domain.store.repositories.activity import _aggregate, utc_day
@@ -110,26 +111,6 @@ class KpiState:
     events_watermark: int
     latest_day: date | None
     refreshed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshResult:
-    full: bool
-    days: int  # days recomputed
-    members: int  # members recomputed
-    events_watermark: int
-    latest_day: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTarget:
-    id: int
-    name: str
-    metric: str
-    baseline: float
-    goal: float
-    starts_on: date
-    deadline: date
 
 
 def _as_date(value) -> date | None:
