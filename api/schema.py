@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 
 from api.errors import MaskUnexpectedErrors
 from api.mutations.badges import BadgeMutations
+from api.mutations.calibration import CalibrationMutations
 from api.mutations.campaigns import CampaignMutations
 from api.mutations.churn import ChurnMutations
 from api.mutations.events import EventMutations
@@ -71,6 +72,7 @@ Mutation = merge_types("Mutation", (
     ChurnMutations,
     TierModelMutations,
     KpiMutations,
+    CalibrationMutations,
     SimulationMutations,
 ))
 Subscription = merge_types("Subscription", (

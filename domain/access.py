@@ -105,6 +105,17 @@ async def issue_token(*, uow, role: Role, label: str, now: datetime) -> tuple[st
     return token, token_id
 
 
+async def revoke_token(*, uow, token_id: int, actor: str, reason: str, now: datetime) -> bool:
+    """Revoke a token (it stops authenticating at once, bar the API's token cache);
+    False when it was already revoked or does not exist."""
+    revoked = await uow.tokens.revoke(token_id, now=now)
+    if revoked:
+        await uow.audit.record(actor=actor, action="token.revoke", subject=f"token:{token_id}",
+                               detail={"reason": reason})
+    await uow.commit()
+    return revoked
+
+
 async def authenticate(*, uow, token: str) -> Principal | None:
     """The principal of a live token, or None for an unknown or revoked one."""
     if not token.startswith(TOKEN_PREFIX):

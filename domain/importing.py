@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from itertools import compress, islice
@@ -27,6 +29,9 @@ from domain.members import Channel, IdentityKey
 
 # Rows per transaction: a commit, and a lookup of the chunk's members, per chunk.
 DEFAULT_CHUNK = 50_000
+# Rows per block (the import's reader thread hands over blocks) and blocks read ahead.
+BLOCK = 10_000
+READ_AHEAD = 1
 
 Row = tuple[int, "events.EventInput | RowError"]
 
@@ -424,7 +429,10 @@ def _integers(texts: Sequence[str], slow: set[int]) -> list[int | None]:
     try:
         return [int(t) if t else None for t in texts]
     except ValueError:
-        pass
+        return _integers_one_by_one(texts, slow)  # some text is not an integer
+
+
+def _integers_one_by_one(texts: Sequence[str], slow: set[int]) -> list[int | None]:
     out: list[int | None] = []
     for i, t in enumerate(texts):
         try:
@@ -519,44 +527,120 @@ def _shaped_microseconds(c: np.ndarray, fraction: int, offset: bool
 # --- storing ---------------------------------------------------------------------------
 
 async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
-                        chunk_size: int = DEFAULT_CHUNK) -> ImportReport:
+                        chunk_size: int = DEFAULT_CHUNK, block_size: int = BLOCK
+                        ) -> ImportReport:
     """Store the rows one transaction per `chunk_size` rows and report what happened.
 
     Valid rows land; a rejected row (unparseable, invalid, or naming an unknown member)
     is reported with its line and reason and stops nothing. A failure of the database
     rolls back the chunk in progress and propagates; earlier chunks stay, and running
     the same file again stores only what is missing.
+
+    A pipeline: a reader thread parses, checks and encodes blocks of `block_size` rows
+    while this task binds each block's members and hands it to the database, which
+    works in its own thread without the GIL; the next block is read meanwhile. A chunk
+    is several blocks, so the database starts on a chunk as soon as its first block is
+    read; on SQLite the member-day rollup is added once per chunk.
     """
     report = ImportReport()
     iterator = rows if isinstance(rows, Rows) else iter(rows)
-    chunk = _read_chunk(iterator, chunk_size, now)
-    while chunk.read:
-        async with uow_factory() as uow:  # one transaction per chunk
-            ready, unknown = await events.bind_columns(uow=uow, columns=chunk.checked)
-            chunk.rejected.extend(unknown)
-            storing = asyncio.ensure_future(events.store(uow=uow, events=ready, now=now))
-            await asyncio.sleep(0)  # it builds its batch and hands it to the database
-            # Read and check the next chunk in a worker thread while this one is
-            # inserted: the database works in its own thread, and SQLite releases the
-            # GIL while it inserts. Not earlier: the member lookups' round trips to the
-            # database thread would each wait for the reader to give up the GIL.
-            reading = asyncio.ensure_future(
-                asyncio.to_thread(_read_chunk, iterator, chunk_size, now))
-            try:
-                result = await storing
-                await uow.commit()
-            except BaseException:
-                await asyncio.gather(reading, return_exceptions=True)
-                raise
-        following = await reading
-        report.read += chunk.read
-        report.accepted += result.accepted
-        report.duplicates += result.duplicates
-        chunk.rejected.sort(key=lambda pair: pair[0])
-        report.rejected.extend(Rejected(line, error.code, error.message)
-                               for line, error in chunk.rejected)
-        chunk = following
+    loop = asyncio.get_running_loop()
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tierwise-import")
+    pending: deque[tuple[asyncio.Future, bool]] = deque()  # (block, last of its chunk)
+    plan = _block_plan(chunk_size, min(block_size, chunk_size))
+    encode = None
+
+    def read_ahead() -> None:
+        while len(pending) < READ_AHEAD:
+            size, last = next(plan)
+            pending.append((loop.run_in_executor(reader, _read_block, iterator, size, now,
+                                                 encode), last))
+
+    try:
+        started = more = False
+        while not started or more:
+            if started:  # no transaction for an empty last chunk
+                block, _ = pending[0]
+                await asyncio.wait([block])
+                if not block.result().read:
+                    break
+            async with uow_factory() as uow:  # one transaction per chunk
+                if not started:  # the store decides how the reader encodes batches
+                    encode = uow.events.encoder()
+                    read_ahead()
+                    started = True
+                more = await _store_chunk(uow, pending, read_ahead, report, now, bulk=encode)
+    finally:
+        if pending:
+            await asyncio.gather(*(block for block, _ in pending), return_exceptions=True)
+        reader.shutdown(wait=True)
     return report
+
+
+def _block_plan(chunk_size: int, block_size: int) -> Iterator[tuple[int, bool]]:
+    """(rows to read, whether that block ends its chunk), forever."""
+    while True:
+        left = chunk_size
+        while left:
+            size = min(block_size, left)
+            left -= size
+            yield size, not left
+
+
+async def _store_chunk(uow, pending, read_ahead, report: ImportReport, now: datetime, *,
+                       bulk) -> bool:
+    """Store blocks up to the end of a chunk (or of the file) in `uow` and commit; add
+    the outcome to `report`. Returns whether the file may have more rows."""
+    mark = await uow.events.start_bulk() if bulk else None
+    read = accepted = duplicates = 0
+    rejected: list[tuple[int, errors.DomainError]] = []
+    known: dict = {}  # members looked up in this transaction
+    more = True
+    while True:
+        future, last = pending.popleft()
+        block = await future
+        more = block.read == block.size  # else the file ended
+        read += block.read
+        rejected.extend(block.rejected)
+        if not len(block.checked):
+            if more:
+                read_ahead()
+        else:
+            # Bind with the reader thread idle: the lookups' round trips to the database
+            # thread would each wait for the reader to give up the GIL.
+            bound = await events.resolve_slots(uow=uow, slots=block.slots, known=known)
+            if block.payload is not None:
+                unknown = events.unknown_members(block.checked, block.slots, bound)
+                storing = asyncio.ensure_future(uow.events.insert_encoded(
+                    block.payload, bound, received_at=now))
+            else:
+                ready, unknown = events.bind_slots(block.checked, block.slots, bound)
+                storing = asyncio.ensure_future(
+                    events.store(uow=uow, events=ready, now=now, roll_up=False) if bulk
+                    else events.store(uow=uow, events=ready, now=now))
+            rejected.extend(unknown)
+            await asyncio.sleep(0)  # the statement goes to the database thread
+            if more:
+                read_ahead()  # the next block is read while the database (GIL-free) works
+            result = await storing
+            if block.payload is not None:
+                accepted += result
+                duplicates += len(block.checked) - len(unknown) - result
+            else:
+                accepted += result.accepted
+                duplicates += result.duplicates
+        if last or not more:
+            break
+    if mark is not None:
+        await uow.events.roll_up_since(mark)
+    await uow.commit()
+    report.read += read
+    report.accepted += accepted
+    report.duplicates += duplicates
+    rejected.sort(key=lambda pair: pair[0])
+    report.rejected.extend(Rejected(line, error.code, error.message)
+                           for line, error in rejected)
+    return more
 
 
 @dataclass(slots=True)
@@ -564,6 +648,21 @@ class _Chunk:
     read: int = 0
     checked: events.EventColumns = field(default_factory=events.EventColumns)  # by line
     rejected: list[tuple[int, errors.DomainError]] = field(default_factory=list)  # by line
+    size: int = 0  # rows asked for
+    slots: events.MemberSlots | None = None
+    payload: Any = None  # the store's encoding of `checked`, when it takes one
+
+
+def _read_block(rows: Iterator[Row] | Rows, size: int, now: datetime, encode) -> _Chunk:
+    """`_read_chunk`, plus each event's member slot and, given the store's `encode`
+    and distinct external ids, the encoded batch (in the reader thread)."""
+    block = _read_chunk(rows, size, now)
+    block.size = size
+    block.slots = events.MemberSlots.of(block.checked)
+    ids = block.checked.external_id
+    if encode is not None and len(set(ids)) == len(ids):
+        block.payload = encode(block.checked, block.slots.slot)
+    return block
 
 
 def _read_chunk(rows: Iterator[Row] | Rows, size: int, now: datetime) -> _Chunk:

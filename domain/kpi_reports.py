@@ -39,7 +39,7 @@ class InvalidTarget(KpiError, errors.InvalidValue):
 
 
 class TargetNotFound(KpiError, errors.NotFound):
-    pass
+    """A target id that names no stored target."""
 
 
 def check_period(*, as_of: date, start: date | None, end: date | None, today: date

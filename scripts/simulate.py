@@ -1,5 +1,6 @@
-"""`tierwise simulate [SCENARIO.json] --out result.json [--plot fan.png] [--preset NAME]`:
-run a scenario (README, "Simulation sandbox") and write its result document.
+"""`tierwise simulate [SCENARIO.json] --out result.json [--plot fan.png] [--preset NAME]
+[--calibrate --as-of D]`: run a scenario (README, "Simulation sandbox") and write its
+result document; with `--calibrate`, starting from the database's community as of D.
 
 With `--preset`, the preset is the base scenario and the fields of SCENARIO.json (if
 given) replace its top-level fields. A progress bar goes to stderr."""
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import simulation
+from domain.errors import DomainError
+from scripts import calibrate
 from simulation import fan_chart, presets
 
 
@@ -27,6 +30,9 @@ def register(subparsers) -> None:
     parser.add_argument("--workers", type=int, help="processes (default: all cores)")
     parser.add_argument("--core", choices=("fast", "reference"), default="fast",
                         help="fast numpy model (default) or the per-agent reference")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="first fill the scenario from the database (with --as-of)")
+    calibrate.add_arguments(parser, required=False)
     parser.set_defaults(handler=run)
 
 
@@ -63,15 +69,18 @@ def run(args) -> int:
     if not args.scenario and not args.preset:
         print("error: give a scenario file or --preset", file=sys.stderr)
         return 2
+    if args.calibrate and not args.as_of:
+        print("error: --calibrate needs --as-of", file=sys.stderr)
+        return 2
     try:
-        scenario = simulation.parse(load(args))
+        if args.calibrate:
+            scenario, _, _ = calibrate.calibrate(load(args), args)
+        else:
+            scenario = simulation.parse(load(args))
         result = simulation.run(scenario, progress=ProgressBar(), core=args.core,
                                 workers=args.workers)
-    except simulation.InvalidScenario as error:
-        for field_error in error.errors:
-            print(f"error: {field_error.path}: {field_error.code}: {field_error.message}",
-                  file=sys.stderr)
-        return 2
+    except (simulation.InvalidScenario, DomainError) as error:
+        return calibrate.report(error)
     args.out.write_text(json.dumps(result))
     for target in result["targets"]:
         print(f"{target['name']}: P(met by day {target['deadlineDay']}) = "

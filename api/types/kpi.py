@@ -9,8 +9,8 @@ import strawberry
 from api.types.churn import BgNbdParameters, GammaGammaParameters
 from api.types.scalars import MinorUnits
 from domain.kpi import report as r
+from domain.kpi.records import RefreshResult, StoredTarget
 from domain.kpi.targets import TargetStatus as DomainTargetStatus
-from domain.store.repositories.kpi import RefreshResult, StoredTarget
 
 TargetStatus = strawberry.enum(DomainTargetStatus, name="KpiTargetStatus",
                                description="Where a target stands (see README glossary).")

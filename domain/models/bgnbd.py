@@ -106,36 +106,43 @@ class _Data:
         ln_alpha, n0, n1 = np.log(alpha), w0.sum(), xw.sum()
         # x = 0 rows: ln L = r ln(alpha / (alpha + T)), summed per distinct T.
         ln_t0 = np.log(alpha + self.age0_values)
-        ll = r * (ln_alpha * n0 - w0 @ ln_t0)
-        g = np.array([ln_alpha * n0 - w0 @ ln_t0,
-                      n0 * r / alpha - r * (w0 @ (1.0 / (alpha + self.age0_values))),
+        ll = r * (ln_alpha * n0 - dot(w0, ln_t0))
+        g = np.array([ln_alpha * n0 - dot(w0, ln_t0),
+                      n0 * r / alpha - r * dot(w0, 1.0 / (alpha + self.age0_values)),
                       0.0, 0.0])
         # x > 0 rows: the x-only terms, summed per distinct x.
-        ll += xw @ (special.gammaln(r + xv) - special.gammaln(r)
-                    + special.gammaln(a + b) + special.gammaln(b + xv)
-                    - special.gammaln(b) - special.gammaln(a + b + xv))
+        ll += dot(xw, special.gammaln(r + xv) - special.gammaln(r)
+                  + special.gammaln(a + b) + special.gammaln(b + xv)
+                  - special.gammaln(b) - special.gammaln(a + b + xv))
         ll += r * ln_alpha * n1
-        g[0] += xw @ (special.digamma(r + xv) - special.digamma(r)) + ln_alpha * n1
+        g[0] += dot(xw, special.digamma(r + xv) - special.digamma(r)) + ln_alpha * n1
         g[1] += n1 * r / alpha
         common = special.digamma(a + b) - special.digamma(a + b + xv)
-        g[2] += xw @ common
-        g[3] += xw @ (common + special.digamma(b + xv) - special.digamma(b))
+        g[2] += dot(xw, common)
+        g[3] += dot(xw, common + special.digamma(b + xv) - special.digamma(b))
         # ... and the per-row terms: ln(A3 + A4) = ln A3 + ln(1 + e^d), d = ln A4 - ln A3.
         rx = r + self.x
         ln_big = np.log(alpha + self.age_values)[self.age_index]
         ln_small = np.log(alpha + self.rec_values)[self.rec_index]
         d = np.log(a) - np.log(b + xv - 1)[self.x_index] + rx * (ln_big - ln_small)
         w = self.w
-        ll += w @ np.logaddexp(0.0, d) - (w * rx) @ ln_big
+        ll += dot(w, np.logaddexp(0.0, d)) - dot(w * rx, ln_big)
         p = special.expit(d)  # the share of A4 in A3 + A4
         wp = w * p
-        g[0] -= w @ ln_big - wp @ (ln_big - ln_small)
+        g[0] -= dot(w, ln_big) - dot(wp, ln_big - ln_small)
         inv_big = (1.0 / (alpha + self.age_values))[self.age_index]
         inv_small = (1.0 / (alpha + self.rec_values))[self.rec_index]
-        g[1] -= (w * rx) @ (inv_big + p * (inv_small - inv_big))
+        g[1] -= dot(w * rx, inv_big + p * (inv_small - inv_big))
         g[2] += wp.sum() / a
-        g[3] -= wp @ (1.0 / (b + xv - 1))[self.x_index]
+        g[3] -= dot(wp, (1.0 / (b + xv - 1))[self.x_index])
         return -float(ll), -g
+
+
+def dot(u: np.ndarray, v: np.ndarray) -> float:
+    """The dot product of two vectors without BLAS: `u @ v` calls a multi-threaded BLAS
+    that, on a busy machine, spends 100x the arithmetic waiting for its threads (a fit
+    evaluates a few dozen dot products per iteration)."""
+    return float(np.einsum("i,i->", u, v))
 
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +211,7 @@ def _require_fittable(x: np.ndarray) -> None:
 
 def _start(x, age, weights) -> BgNbdParams:
     # Method-of-moments flavoured: mean repeat rate r/alpha with r = 1, p around 1/3.
-    rate = max(float(weights @ x) / max(float(weights @ age), 1e-9), 1e-6)
+    rate = max(dot(weights, x) / max(dot(weights, age), 1e-9), 1e-6)
     return BgNbdParams(r=1.0, alpha=1.0 / rate, a=1.0, b=2.0)
 
 
@@ -270,10 +277,11 @@ def p_alive(params: BgNbdParams, frequency, recency, age) -> np.ndarray:
     1 / (1 + [x > 0] a / (b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)); 1 when x = 0, since in
     the model a member drops out only after a repeat transaction."""
     x, t_x, age_ = histories.checked(frequency, recency, age)
-    return 1.0 / (1.0 + _odds_dead(params, x, t_x, age_))
+    return 1.0 / (1.0 + odds_dead(params, x, t_x, age_))
 
 
-def _odds_dead(params: BgNbdParams, x, t_x, age) -> np.ndarray:
+def odds_dead(params: BgNbdParams, x, t_x, age) -> np.ndarray:
+    """[x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x): p_alive = 1 / (1 + odds)."""
     r, alpha, a, b = params.as_array()
     repeat = x > 0
     bx1 = np.where(repeat, b + x - 1, 1.0)
@@ -289,11 +297,13 @@ def expected_transactions(params: BgNbdParams, *, t: float, frequency, recency,
     (The form divides by a - 1; at a = 1 exactly it is undefined.)"""
     x, t_x, age_ = histories.checked(frequency, recency, age)
     r, alpha, a, b = params.as_array()
-    return _expected_unconditional_part(r, alpha, a, b, x, age_, t) / (
-        1.0 + _odds_dead(params, x, t_x, age_))
+    return unconditional_part(r, alpha, a, b, x, age_, t) / (
+        1.0 + odds_dead(params, x, t_x, age_))
 
 
-def _expected_unconditional_part(r, alpha, a, b, x, age, t) -> np.ndarray:
+def unconditional_part(r, alpha, a, b, x, age, t) -> np.ndarray:
+    """The numerator of eq. 10: (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
+    2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))] (x and T already checked)."""
     z = t / (alpha + age + t)
     power = np.exp((r + x) * (np.log(alpha + age) - np.log(alpha + age + t)))
     return (a + b + x - 1) / (a - 1) * (1.0 - power * special.hyp2f1(r + x, b + x,
@@ -306,7 +316,7 @@ def expected_transactions_new(params: BgNbdParams, t) -> np.ndarray | float:
     (a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]."""
     r, alpha, a, b = params.as_array()
     t = np.asarray(t, dtype=np.float64)
-    value = _expected_unconditional_part(r, alpha, a, b, 0.0, 0.0, t)
+    value = unconditional_part(r, alpha, a, b, 0.0, 0.0, t)
     return float(value) if value.ndim == 0 else value
 
 

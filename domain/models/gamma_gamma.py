@@ -23,7 +23,7 @@ import numpy as np
 from scipy import optimize, special
 
 from domain.errors import InvalidValue
-from domain.models import bgnbd
+from domain.models import bgnbd, histories
 from domain.models.errors import ModelNotFittable
 
 MIN_MEMBERS = 20  # members with x >= 1 and a positive mean
@@ -87,7 +87,7 @@ class _Data:
         self.x, self.z, self.xz, self.ln_z = x, z, x * z, np.log(z)
         self.x_values, index = np.unique(x, return_inverse=True)
         self.x_count = np.bincount(index, minlength=len(self.x_values)).astype(np.float64)
-        self.sum_x_ln_xz = float(x @ (np.log(x) + self.ln_z))
+        self.sum_x_ln_xz = bgnbd.dot(x, np.log(x) + self.ln_z)
         self.sum_ln_z = float(self.ln_z.sum())
 
     def neg_ll_and_grad(self, params: np.ndarray) -> tuple[float, np.ndarray]:
@@ -95,14 +95,15 @@ class _Data:
         xv, cnt, n = self.x_values, self.x_count, float(len(self.x))
         pxv = p * xv
         ln_gxz = np.log(g + self.xz)
-        ll = (cnt @ (special.gammaln(pxv + q) - special.gammaln(pxv)) - n * special.gammaln(q)
-              + n * q * np.log(g) + p * self.sum_x_ln_xz - self.sum_ln_z
-              - (p * self.x + q) @ ln_gxz)
+        ll = (bgnbd.dot(cnt, special.gammaln(pxv + q) - special.gammaln(pxv))
+              - n * special.gammaln(q) + n * q * np.log(g) + p * self.sum_x_ln_xz
+              - self.sum_ln_z - bgnbd.dot(p * self.x + q, ln_gxz))
         psi_sum = special.digamma(pxv + q)
         grad = np.array([
-            (cnt * xv) @ (psi_sum - special.digamma(pxv)) + self.sum_x_ln_xz - self.x @ ln_gxz,
-            cnt @ psi_sum - n * special.digamma(q) + n * np.log(g) - ln_gxz.sum(),
-            n * q / g - (p * self.x + q) @ (1.0 / (g + self.xz)),
+            bgnbd.dot(cnt * xv, psi_sum - special.digamma(pxv)) + self.sum_x_ln_xz
+            - bgnbd.dot(self.x, ln_gxz),
+            bgnbd.dot(cnt, psi_sum) - n * special.digamma(q) + n * np.log(g) - ln_gxz.sum(),
+            n * q / g - bgnbd.dot(p * self.x + q, 1.0 / (g + self.xz)),
         ])
         return -float(ll), -grad
 
@@ -181,16 +182,32 @@ def predictive_ltv(bgnbd_params: bgnbd.BgNbdParams, gg_params: GammaGammaParams,
         raise InvalidValue(f"annual_discount_rate must be >= 0, got {annual_discount_rate}",
                            field="annualDiscountRate")
     spend = conditional_expected_spend(gg_params, frequency, monetary)
-    history = dict(frequency=frequency, recency=recency, age=age)
+    x, t_x, age_ = histories.checked(frequency, recency, age)
     if annual_discount_rate == 0 or horizon_weeks == 0:
-        return spend * bgnbd.expected_transactions(bgnbd_params, t=horizon_weeks, **history)
+        return spend * bgnbd.expected_transactions(bgnbd_params, t=horizon_weeks, frequency=x,
+                                                   recency=t_x, age=age_)
+    # E[Y(t)] = U(x, T, t) / (1 + odds_dead(x, t_x, T)): the denominator does not depend
+    # on t, and U only on (x, T), which whole-day data repeats a lot; so the week loop
+    # runs over the distinct (x, T) pairs and each member divides once.
+    pair_x, pair_age, pair = _distinct_pairs(x, age_)
+    r, alpha, a, b = bgnbd_params.as_array()
     ends = np.append(np.arange(1.0, np.ceil(horizon_weeks)), horizon_weeks)
-    value, before = np.zeros_like(spend), np.zeros_like(spend)
+    value, before = np.zeros_like(pair_x), np.zeros_like(pair_x)
     for end in ends:
-        cumulative = bgnbd.expected_transactions(bgnbd_params, t=float(end), **history)
+        cumulative = bgnbd.unconditional_part(r, alpha, a, b, pair_x, pair_age, float(end))
         value += (cumulative - before) * (1 + annual_discount_rate) ** (-end / WEEKS_PER_YEAR)
         before = cumulative
-    return spend * value
+    return spend * value[pair] / (1.0 + bgnbd.odds_dead(bgnbd_params, x, t_x, age_))
+
+
+def _distinct_pairs(x: np.ndarray, age: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, T) pairs and each member's index into them."""
+    x_values, x_rank = np.unique(x, return_inverse=True)
+    age_values, age_rank = np.unique(age, return_inverse=True)
+    keys, pair = np.unique(x_rank.astype(np.int64) * len(age_values) + age_rank,
+                           return_inverse=True)
+    return x_values[keys // len(age_values)], age_values[keys % len(age_values)], pair
 
 
 def simulate_gamma_gamma(params: GammaGammaParams, *, frequency,

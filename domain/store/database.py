@@ -13,12 +13,14 @@ from domain.store.repositories import (
     ActivityRepository,
     AuditRepository,
     BadgeRepository,
+    CalibrationRepository,
     CampaignRepository,
     ChurnScoreRepository,
     EventRepository,
     ExperimentRepository,
     FeatureRepository,
     HistoryRepository,
+    ImportedMemberRepository,
     KpiRepository,
     LifecycleRepository,
     MemberRepository,
@@ -139,7 +141,9 @@ class SqlAlchemyUnitOfWork:
         self.lifecycle = LifecycleRepository(conn)
         self.features = FeatureRepository(conn)
         self.tier_models = TierModelRepository(conn)
+        self.calibration = CalibrationRepository(conn)
         self.kpi = KpiRepository(conn)
+        self.imported_members = ImportedMemberRepository(conn)
         self.simulation_runs = SimulationRunRepository(conn)
         return self
 

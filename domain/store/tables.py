@@ -706,6 +706,20 @@ acquisition_spend = Table(
 Index("ix_member_days_purchase_day", member_days.c.day, member_days.c.member_id,
       sqlite_where=member_days.c.purchases > 0, postgresql_where=member_days.c.purchases > 0)
 
+# --- kpi trailing ---
+# Per member: active days in the trailing windows ending on kpi_state.latest_day (the
+# anchor) — that day, its 7 and 30 days, and the 30 days before those (the default churn
+# window's start). Kept by the KPI refresh; rows with every count 0 are dropped.
+kpi_member_trailing = Table(
+    "kpi_member_trailing",
+    metadata,
+    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
+    Column("d1", Integer, nullable=False),
+    Column("d7", Integer, nullable=False),
+    Column("d30", Integer, nullable=False),
+    Column("prior30", Integer, nullable=False),
+)
+
 # --- simulation_runs ---
 # Simulation jobs (domain.simulation_runs): the scenario document, where the run stands,
 # and its result document (JSON, bounded by the size cap) once it succeeded.

@@ -101,16 +101,20 @@ async def test_events_of_a_merged_member_go_to_the_survivor(database):
 async def test_a_chunk_that_fails_writes_nothing_and_earlier_chunks_stay(database,
                                                                          monkeypatch):
     ann = await make_member(database)
-    insert_new, calls = EventRepository.insert_new, []
+    calls = []
 
-    async def failing_second_time(self, batch, *, received_at):
-        calls.append(len(batch))
-        result = await insert_new(self, batch, received_at=received_at)
-        if len(calls) == 2:
-            raise ConnectionError("the database went away mid-chunk")
-        return result
+    def failing_second_time(insert):  # SQLite imports insert_encoded, PostgreSQL insert_new
+        async def wrapper(self, *args, **kwargs):
+            calls.append(insert.__name__)
+            result = await insert(self, *args, **kwargs)
+            if len(calls) == 2:
+                raise ConnectionError("the database went away mid-chunk")
+            return result
+        return wrapper
 
-    monkeypatch.setattr(EventRepository, "insert_new", failing_second_time)
+    for name in ("insert_new", "insert_encoded"):
+        monkeypatch.setattr(EventRepository, name,
+                            failing_second_time(getattr(EventRepository, name)))
     with pytest.raises(ConnectionError):
         await run_import(database, csv_rows(
             *(f"e-{n},like,{at(n)},{ann.id},,,,," for n in range(1, 7))), chunk_size=3)
@@ -153,6 +157,18 @@ async def test_the_batch_insert_stores_exactly_what_sqlalchemy_would(database):
                 channel=sample["channel"].value if sample["channel"] else None,
                 properties=sample["properties"], received_at=received))
         assert await uow.events.insert_new([event], received_at=received) == 0
+        encode = uow.events.encoder()  # an import's pre-encoded batches (SQLite)
+        if encode is not None:
+            batch = events.EventColumns.of_events([
+                events.Event(external_id=f"enc-{n}", member_id=ann.id, **sample)
+                for n, sample in enumerate(samples)])
+            mark = await uow.events.start_bulk()
+            payload = encode(batch, [0] * len(samples))
+            assert await uow.events.insert_encoded(payload, [(ann.id, ann.id)],
+                                                   received_at=received) == len(samples)
+            assert await uow.events.insert_encoded(payload, [(ann.id, ann.id)],
+                                                   received_at=received) == 0
+            await uow.events.roll_up_since(mark)
         await uow.commit()
     async with database.engine.connect() as conn:
         # Storage classes too on SQLite (text vs integer); PostgreSQL's columns are typed.
@@ -164,6 +180,8 @@ async def test_the_batch_insert_stores_exactly_what_sqlalchemy_would(database):
             f"amount_minor, channel, received_at, {extra} FROM events"))).all()}
     for n in range(len(samples)):
         assert raw[f"fast-{n}"] == raw[f"slow-{n}"]
+        if sqlite:
+            assert raw[f"enc-{n}"] == raw[f"slow-{n}"]
 
 
 def test_the_command_exits_1_with_rejects_and_2_for_an_unreadable_file(

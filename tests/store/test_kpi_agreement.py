@@ -4,6 +4,7 @@ agree exactly on a seeded demo community, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -23,7 +24,16 @@ from domain.kpi.inputs import (
     next_month,
 )
 from domain.store import bulk
-from domain.store.tables import events, members, tiers
+from domain.store.tables import (
+    events,
+    kpi_activity_days,
+    kpi_cohort_months,
+    kpi_member_months,
+    kpi_member_summary,
+    kpi_member_trailing,
+    members,
+    tiers,
+)
 
 END = date(2025, 6, 1)  # the demo's data ends before this day
 
@@ -245,3 +255,57 @@ async def test_purchase_histories_from_the_summary_match_member_days(database, c
     assert len(fast) == len(slow) > 10
     for column in ("member_ids", "frequency", "recency", "age", "monetary"):
         assert (getattr(fast, column) == getattr(slow, column)).all(), column
+
+
+async def _rollups(db) -> dict[str, list]:
+    async with db.engine.connect() as conn:
+        return {t.name: sorted(tuple(r) for r in (await conn.execute(select(t))).all())
+                for t in (kpi_activity_days, kpi_member_summary, kpi_member_months,
+                          kpi_cohort_months, kpi_member_trailing)}
+
+
+async def test_incremental_refresh_of_many_new_events_equals_a_full_rebuild(database,
+                                                                            community):
+    """Increments applied per cell (new days, new purchase days, first purchases,
+    purchases on days that had some, revenue on non-purchase days, events back-dated
+    before a member's first activity, a member's first events, later days moving the
+    trailing windows) give exactly the rollups a full rebuild gives."""
+    await bulk.write_community(database, community, reason="test")
+    await _refresh(database)
+    rows, people, _ = await _raw(database)
+    rng = random.Random(5)
+    kinds = [EventType.LOGIN, EventType.POST, EventType.PURCHASE, EventType.PURCHASE,
+             EventType.LIKE, EventType.SHARE, EventType.COMMENT, EventType.CHECK_IN]
+    later = []
+    for i in range(3_000):
+        member = rng.choice(people).id
+        kind = rng.choice(kinds)
+        day = END - timedelta(days=rng.choice([1, 1, 2, 3, 10, 40, 59, 75, 120]
+                                              + [-(i // 1_000) * 3] * 3))  # later days
+        amount = rng.randint(1, 5_000) if kind == EventType.PURCHASE or i % 17 == 0 else None
+        later.append(Event(external_id=f"later-{i}", member_id=member, type=kind,
+                           occurred_at=datetime.combine(day, datetime.min.time(), UTC)
+                           + timedelta(seconds=rng.randint(0, 86_399)),
+                           amount_minor=amount, channel=None, properties=None))
+    async with database.engine.connect() as conn:
+        buyers = (await conn.execute(
+            select(kpi_member_summary.c.member_id, kpi_member_summary.c.first_purchase)
+            .where(kpi_member_summary.c.first_purchase.is_not(None)).limit(20))).all()
+    assert len(buyers) == 20
+    for j, (member, first_purchase) in enumerate(buyers):  # more on the first purchase day
+        later.append(Event(external_id=f"first-day-{j}", member_id=member,
+                           type=EventType.PURCHASE if j % 2 else EventType.LIKE,
+                           occurred_at=datetime.combine(date.fromisoformat(str(first_purchase)),
+                                                        datetime.min.time(), UTC),
+                           amount_minor=100 + j, channel=None, properties=None))
+    for chunk in range(0, len(later), 1_000):  # insert batches, a refresh after each
+        async with database.unit_of_work() as uow:
+            await uow.events.insert_new(later[chunk:chunk + 1_000], received_at=utcnow())
+            await uow.commit()
+        result = await _refresh(database)
+        assert not result.full and result.members >= 20
+    incremental = await _rollups(database)
+    await _refresh(database, full=True)
+    full = await _rollups(database)
+    for name in full:
+        assert incremental[name] == full[name], name

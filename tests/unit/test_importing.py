@@ -54,6 +54,9 @@ class FakeEvents:
         owners = {(str(k.channel), k.external_id): m for k, m in self.identities.items()}
         return {k: owners[k] for k in keys if k in owners}
 
+    def encoder(self):
+        return None  # takes bound events only, like PostgreSQL
+
     async def insert_new(self, batch, *, received_at):
         self.calls += 1
         new = {e.external_id: e for e in batch.events() if e.external_id not in self.store}

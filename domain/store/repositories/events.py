@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,6 +35,52 @@ _SQLITE_INSERT = (
 )
 
 
+# An import's batches (see EventRepository.encoder): every field but the member comes
+# pre-encoded from the import's reader thread, with occurred_at already as stored text
+# and, in place of the member, the row's slot in the batch's distinct members
+# (events.MemberSlots); the second parameter gives each slot's [member, origin member]
+# (null: unknown, the row is skipped). SQLite indexes the small slot table itself.
+_SQLITE_INSERT_ENCODED = (
+    "INSERT INTO events (external_id, member_id, origin_member_id, type, occurred_at,"
+    " amount_minor, channel, properties, received_at)"
+    " WITH b AS MATERIALIZED (SELECT key AS s, json_extract(value, '$[0]') AS m,"
+    " json_extract(value, '$[1]') AS o FROM json_each(?))"
+    " SELECT e, b.m, b.o, t, ts, a, c, p, ?"
+    " FROM (SELECT json_extract(value, '$[0]') AS s, json_extract(value, '$[1]') AS e,"
+    " json_extract(value, '$[2]') AS t, json_extract(value, '$[3]') AS ts,"
+    " json_extract(value, '$[4]') AS a, json_extract(value, '$[5]') AS c,"
+    " ifnull(json_extract(value, '$[6]'), 'null') AS p FROM json_each(?)) AS r"
+    " JOIN b ON b.s = r.s WHERE b.m IS NOT NULL"
+    " ORDER BY b.m, ts"
+    " ON CONFLICT (external_id) DO NOTHING"
+)
+# The import's connection: a page cache that holds the events' indexes (the default
+# 2 MiB spills them mid-transaction), temporary sorts in memory. Per connection, not
+# per transaction; durability settings are untouched.
+_SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY")
+
+
+def encode_sqlite_batch(columns: EventColumns, slots: Sequence[int]) -> str:
+    """A checked batch as `_SQLITE_INSERT_ENCODED` takes it (pure Python and numpy: an
+    import runs it in its reader thread, off the database's critical path)."""
+    dumps = json.dumps
+    properties = [p if p is None else dumps(p) for p in columns.properties]
+    return dumps(list(zip(slots, columns.external_id, columns.type,
+                          _sqlite_times(columns.occurred_us), columns.amount_minor,
+                          columns.channel, properties, strict=True)))
+
+
+def _sqlite_times(micros: Sequence[int]) -> list[str]:
+    """UTC microseconds since the epoch as UtcDateTime stores them on SQLite
+    ('YYYY-MM-DD HH:MM:SS.ffffff'), vectorised."""
+    if not len(micros):
+        return []
+    text = np.datetime_as_string(np.asarray(micros, dtype=np.int64).astype("datetime64[us]"),
+                                 unit="us").astype("S26")
+    text.view(np.uint8).reshape(len(text), 26)[:, 10] = ord(" ")
+    return text.astype(str).tolist()
+
+
 def _sqlite_time(value: datetime) -> str:
     """A datetime as UtcDateTime stores it on SQLite."""
     if value.tzinfo is None:
@@ -56,10 +103,45 @@ class EventRepository:
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         return dialect.insert(events)
 
+    def encoder(self):
+        """The function an import's reader thread encodes batches with for
+        `insert_encoded` (`encode_sqlite_batch`), or None when this store takes bound
+        events only (PostgreSQL)."""
+        return encode_sqlite_batch if self.conn.dialect.name == "sqlite" else None
+
+    async def start_bulk(self) -> int:
+        """Begin a bulk load in this transaction (SQLite): tune the connection for it and
+        return the mark `roll_up_since` takes once the batches are in."""
+        for pragma in _SQLITE_BULK_PRAGMAS:
+            await self.conn.exec_driver_sql(pragma)
+        return await self._largest_id()
+
+    async def _largest_id(self) -> int:
+        return (await self.conn.execute(select(func.max(events.c.id)))).scalar() or 0
+
+    async def insert_encoded(self, payload: str, members: Sequence[tuple[int, int] | None],
+                             *, received_at: datetime) -> int:
+        """Insert an `encoder()` batch whose external ids are distinct, each row bound
+        through its slot's (member, origin member) in `members` (None: unknown, not
+        inserted); skip external ids already stored. Return how many were inserted. The
+        rollup is left to `roll_up_since`."""
+        result = await self.conn.exec_driver_sql(
+            _SQLITE_INSERT_ENCODED,
+            (json.dumps(members), _sqlite_time(received_at), payload))
+        return result.rowcount
+
+    async def roll_up_since(self, mark: int) -> None:
+        """Add every event this transaction inserted since `start_bulk` to the member-day
+        rollup, in one statement (SQLite: writers hold the lock from BEGIN IMMEDIATE, so
+        the rows above the mark are exactly this transaction's)."""
+        await ActivityRepository(self.conn).add_events(events.c.id > mark)
+
     async def insert_new(self, batch: EventColumns | Sequence[Event], *,
-                         received_at: datetime) -> int:
+                         received_at: datetime, roll_up: bool = True) -> int:
         """Insert bound events whose external id is unseen and add them to the member-day
-        rollup in the same transaction; return how many were inserted."""
+        rollup in the same transaction; return how many were inserted. `roll_up=False`
+        leaves the rollup to `roll_up_since` (a bulk load on SQLite rolls up once per
+        transaction); PostgreSQL always rolls up here, naming the inserted rows."""
         if not isinstance(batch, EventColumns):
             batch = EventColumns.of_events(batch)
         if not len(batch):
@@ -67,9 +149,9 @@ class EventRepository:
         if self.conn.dialect.name == "sqlite":
             # Writers hold SQLite's lock from BEGIN IMMEDIATE on, so the rows above the
             # current largest id are exactly the ones this call inserts.
-            floor = (await self.conn.execute(select(func.max(events.c.id)))).scalar() or 0
+            floor = await self._largest_id() if roll_up else 0
             inserted = await self._insert_new_sqlite(batch, received_at=received_at)
-            if inserted:
+            if inserted and roll_up:
                 await ActivityRepository(self.conn).add_events(events.c.id > floor)
             return inserted
         rows = [{

@@ -17,7 +17,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Column,
     Date,
+    Integer,
+    MetaData,
+    Table,
     and_,
     case,
     cast,
@@ -25,12 +29,14 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     type_coerce,
     union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateTable
 
 from domain.kpi.inputs import (
     NO_TIER,
@@ -43,9 +49,10 @@ from domain.kpi.inputs import (
     months_between,
     next_month,
 )
+from domain.kpi.records import RefreshResult, StoredTarget
 from domain.models import histories as model_histories
 from domain.referrals import RewardStatus
-from domain.store.repositories.activity import utc_day
+from domain.store.repositories.activity import _aggregate, utc_day
 from domain.store.tables import (
     acquisition_spend,
     campaign_experiments,
@@ -57,6 +64,7 @@ from domain.store.tables import (
     kpi_dirty_members,
     kpi_member_months,
     kpi_member_summary,
+    kpi_member_trailing,
     kpi_state,
     kpi_targets,
     kpi_touched_members,
@@ -67,6 +75,29 @@ from domain.store.tables import (
     tiers,
 )
 
+# member_days columns added up into the day totals, in kpi_activity_days order after
+# active and purchasers, and the increments a refresh keeps per changed cell
+_DAY_COLUMNS_ADDED = ("revenue_minor", "events", "logins", "posts", "comments", "shares",
+                      "check_ins")
+_CELL_ADDITIVE = (*_DAY_COLUMNS_ADDED, "purchases")
+# The changed member-day cells of one incremental refresh: a temporary table (per
+# connection, never in the schema), filled and emptied inside the refresh.
+new_cells = Table(
+    "kpi_new_cells", MetaData(),
+    Column("member_id", BigInteger, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("month", Date, nullable=False),
+    Column("new_cell", Integer, nullable=False),  # 1: the cell did not exist before
+    Column("new_purchase", Integer, nullable=False),  # 1: first purchase of the day
+    Column("bought", Integer, nullable=False),  # 1: a purchase day now
+    Column("revenue_now", BigInteger, nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in _CELL_ADDITIVE),
+    prefixes=["TEMPORARY"],
+)
+# The trailing windows kept per member, as (first, last) days before the anchor day.
+_TRAILING = {"d1": (0, 0), "d7": (WEEK_DAYS - 1, 0), "d30": (WINDOW_DAYS - 1, 0),
+             "prior30": (2 * WINDOW_DAYS - 1, WINDOW_DAYS)}
+_TRAILING_SPAN = 2 * WINDOW_DAYS
 FULL_REBUILD_DAYS = 62  # more changed days than this: rebuild everything instead
 _CHUNK = 500
 md = member_days
@@ -82,26 +113,6 @@ class KpiState:
     refreshed_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class RefreshResult:
-    full: bool
-    days: int  # days recomputed
-    members: int  # members recomputed
-    events_watermark: int
-    latest_day: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredTarget:
-    id: int
-    name: str
-    metric: str
-    baseline: float
-    goal: float
-    starts_on: date
-    deadline: date
-
-
 def _as_date(value) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -114,6 +125,23 @@ def _midnight(day: date) -> datetime:
 
 def _sum(expr):
     return func.coalesce(func.sum(expr), literal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """Member counts per (channel, tier id, join day)."""
+
+    counts: dict[tuple[str, int | None, date], int]
+
+    def by(self, part: int, *, since: date | None = None, until: date) -> dict:
+        """Counts of members who joined in [since, until], by channel (part 0), tier id
+        (1) or join month (2)."""
+        out: dict = defaultdict(int)
+        for key, n in self.counts.items():
+            day = key[2]
+            if day <= until and (since is None or day >= since):
+                out[month_start(day) if part == 2 else key[part]] += n
+        return {k: v for k, v in out.items() if v}
 
 
 class KpiRepository:
@@ -164,23 +192,34 @@ class KpiRepository:
         days = {_as_date(d) for (d,) in await self.conn.execute(
             select(utc_day(self.conn.dialect.name)).distinct()
             .where(events.c.id > state.events_watermark, events.c.id <= top))}
-        days |= {_as_date(d) for (d,) in await self.conn.execute(select(kpi_dirty_days.c.day))}
+        dirty_days = {_as_date(d) for (d,) in await self.conn.execute(
+            select(kpi_dirty_days.c.day))}
+        days |= dirty_days
         dirty_members = (await self.conn.execute(
             select(func.count()).select_from(kpi_dirty_members))).scalar_one()
         if len(days) > FULL_REBUILD_DAYS:
             return await self._rebuild(top, now)
         touched = 0
-        if days or dirty_members:
+        anchor = state.latest_day
+        if dirty_days or dirty_members:
             touched = await self._incremental(sorted(days))
-        latest = await self._finish(top, now)
+            anchor = None  # rebuild the trailing counts
+        elif days:
+            touched = await self._apply_new_events(state.events_watermark, top,
+                                                   anchor=state.latest_day)
+        latest = await self._finish(top, now, anchor=anchor)
         return RefreshResult(full=False, days=len(days), members=touched,
                              events_watermark=top, latest_day=latest)
 
-    async def _finish(self, top: int, now: datetime) -> date | None:
+    async def _finish(self, top: int, now: datetime, *, anchor: date | None = None
+                      ) -> date | None:
+        """Clear the dirty marks, bring the trailing counts from `anchor` (None: rebuild
+        them) to the latest day, and store the state."""
         await self.conn.execute(delete(kpi_dirty_days))
         await self.conn.execute(delete(kpi_dirty_members))
         latest = _as_date((await self.conn.execute(
             select(func.max(kpi_activity_days.c.day)))).scalar())
+        await self._trailing_to(anchor, latest)
         values = dict(events_watermark=top, latest_day=latest, refreshed_at=now)
         statement = self._insert(kpi_state).values(id=1, **values)
         await self.conn.execute(statement.on_conflict_do_update(index_elements=["id"],
@@ -305,6 +344,176 @@ class KpiRepository:
         await self.conn.execute(delete(kpi_touched_members))
         return count
 
+    async def _apply_new_events(self, watermark: int, top: int, *, anchor: date | None
+                                ) -> int:
+        """Add the events with id in (watermark, top] to the rollups as increments, in
+        set-based SQL over the changed member-day cells (no row comes to Python).
+
+        Nothing but those events changed member_days since the last refresh (no dirty
+        marks), so each changed cell's increment is the events' own aggregate and its
+        state before is its state now minus the increment: a cell is new when all its
+        events are new, a purchase day is new when all its purchases are. Day totals,
+        member months, cohort cells and summaries move by exact differences. Members
+        whose activity or purchase cohort moves to an earlier month (a back-dated event)
+        are recomputed from member_days instead (`_incremental`)."""
+        await self.conn.execute(CreateTable(new_cells, if_not_exists=True))
+        await self.conn.execute(delete(new_cells))
+        c = new_cells.c
+        delta = _aggregate(self.conn.dialect.name,
+                           and_(events.c.id > watermark, events.c.id <= top)).subquery()
+        await self.conn.execute(new_cells.insert().from_select(
+            ["member_id", "day", "month", "new_cell", "new_purchase", "bought",
+             "revenue_now", *_CELL_ADDITIVE],
+            select(delta.c.member_id, md.c.day, self._month(md.c.day),
+                   case((md.c.events == delta.c.events, 1), else_=0),
+                   case((and_(md.c.purchases > 0, md.c.purchases == delta.c.purchases), 1),
+                        else_=0),
+                   case((md.c.purchases > 0, 1), else_=0), md.c.revenue_minor,
+                   *(delta.c[col] for col in _CELL_ADDITIVE))
+            .join(md, and_(md.c.member_id == delta.c.member_id, md.c.day == delta.c.day))))
+        touched = (await self.conn.execute(
+            select(func.count(c.member_id.distinct())))).scalar_one()
+        if not touched:
+            return 0
+        # day totals: every cell
+        await self._upsert_adding(kpi_activity_days, ["day"], select(
+            c.day, _sum(c.new_cell), _sum(c.new_purchase),
+            *(_sum(c[col]) for col in _DAY_COLUMNS_ADDED)).group_by(c.day),
+            ["day", "active", "purchasers", *_DAY_COLUMNS_ADDED])
+        # per member: the new cells' extremes and counts
+        purchase_day = case((c.bought == 1, c.day))
+        per_member = (select(
+            c.member_id, func.min(c.day).label("first"), func.max(c.day).label("last"),
+            _sum(c.new_cell).label("active_days"),
+            func.min(purchase_day).label("first_purchase"),
+            func.max(purchase_day).label("last_purchase"),
+            _sum(c.new_purchase).label("purchase_days"),
+            _sum(case((c.new_purchase == 1, c.revenue_now),
+                      (c.bought == 1, c.revenue_minor), else_=0)).label("revenue"))
+            .group_by(c.member_id).subquery())
+        m, s_ = per_member.c, summary.c
+        moved = [i for (i,) in await self.conn.execute(
+            select(m.member_id).select_from(per_member.join(summary,
+                                                            s_.member_id == m.member_id))
+            .where((self._month(m.first) < self._month(s_.first_active))
+                   | (self._month(m.first_purchase) < self._month(s_.first_purchase))))]
+        if anchor is not None:  # new cells inside the trailing windows of the anchor
+            await self._upsert_adding(kpi_member_trailing, ["member_id"], select(
+                c.member_id, *(_sum(case((and_(c.day >= anchor - timedelta(days=lo),
+                                               c.day <= anchor - timedelta(days=hi)), 1),
+                                         else_=0)) for lo, hi in _TRAILING.values()))
+                .where(c.new_cell == 1, c.day >= anchor - timedelta(days=_TRAILING_SPAN - 1),
+                       c.day <= anchor).group_by(c.member_id),
+                ["member_id", *_TRAILING])
+        for start in range(0, len(moved), _CHUNK):
+            await self.conn.execute(delete(new_cells).where(
+                c.member_id.in_(moved[start:start + _CHUNK])))
+        # cohort cells, from the member months before (months_t) and the increments
+        per_month = (select(c.member_id, c.month, _sum(c.new_cell).label("d_active"),
+                            _sum(c.new_purchase).label("d_purchase"),
+                            _sum(c.revenue_minor).label("d_revenue"))
+                     .group_by(c.member_id, c.month).subquery())
+        pm, mt = per_month.c, months_t.c
+        joined = (per_month
+                  .join(per_member, m.member_id == pm.member_id)
+                  .outerjoin(summary, s_.member_id == pm.member_id)
+                  .outerjoin(months_t, and_(mt.member_id == pm.member_id,
+                                            mt.month == pm.month)))
+        had_purchase = func.coalesce(mt.purchase_days, 0)
+        cohort = self._month(func.coalesce(s_.first_active, m.first))
+        buyer_cohort = self._month(func.coalesce(s_.first_purchase, m.first_purchase))
+        columns = ["basis", "cohort", "month", "members", "revenue_minor"]
+        await self._upsert_adding(kpi_cohort_months, ["basis", "cohort", "month"], select(
+            literal("activity"), cohort, pm.month,
+            _sum(case((mt.member_id.is_(None), 1), else_=0)), _sum(pm.d_revenue))
+            .select_from(joined).group_by(cohort, pm.month), columns)
+        await self._upsert_adding(kpi_cohort_months, ["basis", "cohort", "month"], select(
+            literal("purchase"), buyer_cohort, pm.month,
+            _sum(case((and_(had_purchase == 0, pm.d_purchase > 0), 1), else_=0)),
+            _sum(case((had_purchase > 0, pm.d_revenue),
+                      (pm.d_purchase > 0, func.coalesce(mt.revenue_minor, 0) + pm.d_revenue),
+                      else_=0)))
+            .select_from(joined).where(buyer_cohort.is_not(None))
+            .group_by(buyer_cohort, pm.month), columns)
+        await self.conn.execute(delete(kpi_cohort_months).where(
+            kpi_cohort_months.c.members == 0))
+        # member months and summaries
+        await self._upsert_adding(months_t, ["member_id", "month"], select(
+            pm.member_id, pm.month, pm.d_active, pm.d_purchase, pm.d_revenue),
+            self._MONTH_COLUMNS)
+        statement = self._insert(summary)
+        ex = statement.excluded
+        least, greatest = (func.least, func.greatest) if self._pg else (func.min, func.max)
+        await self.conn.execute(statement.from_select(self._SUMMARY_COLUMNS, select(
+            m.member_id, m.first, m.last, m.active_days, m.first_purchase, m.last_purchase,
+            m.purchase_days, m.revenue, literal(0, BigInteger))
+            .select_from(per_member).where(true()))
+            .on_conflict_do_update(index_elements=["member_id"], set_=dict(
+                first_active=least(s_.first_active, ex.first_active),
+                last_active=greatest(s_.last_active, ex.last_active),
+                active_days=s_.active_days + ex.active_days,
+                first_purchase=least(func.coalesce(s_.first_purchase, ex.first_purchase),
+                                     func.coalesce(ex.first_purchase, s_.first_purchase)),
+                last_purchase=greatest(func.coalesce(s_.last_purchase, ex.last_purchase),
+                                       func.coalesce(ex.last_purchase, s_.last_purchase)),
+                purchase_days=s_.purchase_days + ex.purchase_days,
+                revenue_minor=s_.revenue_minor + ex.revenue_minor,
+                first_purchase_revenue_minor=s_.first_purchase_revenue_minor)))
+        await self._fill_first_purchase_revenue(summary.c.member_id.in_(
+            select(c.member_id).where(c.bought == 1)))
+        await self.conn.execute(delete(new_cells))
+        if moved:
+            await self.mark_dirty(member_ids=moved)
+            await self._incremental([])
+        return touched
+
+    async def _trailing_to(self, anchor: date | None, latest: date | None) -> None:
+        """Move the per-member trailing counts from windows ending on `anchor` to windows
+        ending on `latest`: each window gains the member-days entering it and loses those
+        leaving it (a few days' rows); rebuilt from member_days when there is no anchor,
+        the latest day went back, or it moved a whole span."""
+        t = kpi_member_trailing
+        if latest is None:
+            await self.conn.execute(delete(t))
+            return
+        if anchor == latest:
+            return
+        if anchor is None or latest < anchor or (latest - anchor).days >= _TRAILING_SPAN:
+            await self.conn.execute(delete(t))
+            await self.conn.execute(t.insert().from_select(["member_id", *_TRAILING], select(
+                md.c.member_id, *(_sum(case((and_(md.c.day >= latest - timedelta(days=lo),
+                                                  md.c.day <= latest - timedelta(days=hi)), 1),
+                                            else_=0)) for lo, hi in _TRAILING.values()))
+                .where(md.c.day >= latest - timedelta(days=_TRAILING_SPAN - 1),
+                       md.c.day <= latest).group_by(md.c.member_id)))
+            return
+        changes, days = [], set()
+        for lo, hi in _TRAILING.values():
+            old = (anchor - timedelta(days=lo), anchor - timedelta(days=hi))
+            new = (latest - timedelta(days=lo), latest - timedelta(days=hi))
+            leaving = (old[0], min(old[1], new[0] - timedelta(days=1)))
+            entering = (max(new[0], old[1] + timedelta(days=1)), new[1])
+            for first, last in (leaving, entering):
+                days.update(first + timedelta(days=i) for i in range((last - first).days + 1))
+            changes.append(
+                _sum(case((and_(md.c.day >= entering[0], md.c.day <= entering[1]), 1),
+                          else_=0))
+                - _sum(case((and_(md.c.day >= leaving[0], md.c.day <= leaving[1]), 1),
+                            else_=0)))
+        await self._upsert_adding(t, ["member_id"], select(md.c.member_id, *changes)
+                                  .where(md.c.day.in_(sorted(days)))
+                                  .group_by(md.c.member_id), ["member_id", *_TRAILING])
+        await self.conn.execute(delete(t).where(t.c.d1 == 0, t.c.d7 == 0, t.c.d30 == 0,
+                                                t.c.prior30 == 0))
+
+    async def _upsert_adding(self, table, keys: list[str], query, columns: list[str]) -> None:
+        """INSERT the query's rows; on a key conflict add the other columns to the row's."""
+        # (a WHERE before ON CONFLICT: SQLite cannot parse `FROM t ON CONFLICT` otherwise)
+        statement = self._insert(table).from_select(columns, query.where(true()))
+        await self.conn.execute(statement.on_conflict_do_update(
+            index_elements=keys, set_={col: table.c[col] + statement.excluded[col]
+                                       for col in columns if col not in keys}))
+
     async def _read_contributions(self, where) -> dict[tuple[str, date, date], tuple[int, int]]:
         out = {}
         for basis in ("activity", "purchase"):
@@ -333,38 +542,29 @@ class KpiRepository:
             .where(campaign_experiments.c.started_at.is_not(None)).order_by(campaigns.c.id))
         return {i: n for i, n in rows}
 
-    async def _members_by(self, column, *, since: date | None, until: date) -> dict:
-        """Members (not merged away) who joined in [since, until] (UTC days), by column."""
-        cond = [members.c.joined_at < _midnight(until + timedelta(days=1))]
-        if since is not None:
-            cond.append(members.c.joined_at >= _midnight(since))
+    async def _joined(self, *, until: date) -> _Joined:
+        """Members (not merged away) who joined by the end of `until`, counted per
+        channel, tier and UTC join day: one scan of members for every count by join
+        date the report needs."""
+        day = self._joined_day()
+        cond = members.c.joined_at < _midnight(until + timedelta(days=1))
+        key = (members.c.channel, members.c.tier_id, day)
         counts: dict = defaultdict(int)
-        for key, n in await self.conn.execute(
-                select(column, func.count()).where(*cond).group_by(column)):
-            counts[key] += n
-        merged = (select(column, func.count())
+        for channel, tier_id, d, n in await self.conn.execute(
+                select(*key, func.count()).where(cond).group_by(*key)):
+            counts[(channel, tier_id, _as_date(d))] += n
+        merged = (select(*key, func.count())
                   .select_from(member_merges.join(members,
                                                   members.c.id == member_merges.c.merged_id))
-                  .where(member_merges.c.undone_at.is_(None), *cond).group_by(column))
-        for key, n in await self.conn.execute(merged):
-            counts[key] -= n
-        return {k: v for k, v in counts.items() if v}
+                  .where(member_merges.c.undone_at.is_(None), cond).group_by(*key))
+        for channel, tier_id, d, n in await self.conn.execute(merged):
+            counts[(channel, tier_id, _as_date(d))] -= n
+        return _Joined({k: v for k, v in counts.items() if v})
 
-    async def _count_joined(self, until: date) -> int:
-        """Members (not merged away) who joined by the end of `until`."""
-        cond = members.c.joined_at < _midnight(until + timedelta(days=1))
-        total = (await self.conn.execute(select(func.count()).where(cond))).scalar_one()
-        merged = (await self.conn.execute(
-            select(func.count())
-            .select_from(member_merges.join(members, members.c.id == member_merges.c.merged_id))
-            .where(member_merges.c.undone_at.is_(None), cond))).scalar_one()
-        return total - merged
-
-    def _joined_month(self):
+    def _joined_day(self):
         if self._pg:
-            return cast(func.date_trunc("month", func.timezone("UTC", members.c.joined_at)),
-                        Date)
-        return type_coerce(func.substr(members.c.joined_at, 1, 7).concat("-01"), Date)
+            return cast(func.timezone("UTC", members.c.joined_at), Date)
+        return func.substr(members.c.joined_at, 1, 10)
 
     async def _tier_keys(self) -> dict[int | None, str]:
         keys: dict[int | None, str] = {None: NO_TIER}
@@ -386,9 +586,10 @@ class KpiRepository:
                 out[tier_keys.get(tier_id, NO_TIER)] += n
             return dict(out)
 
-        by_channel = await self._members_by(members.c.channel, since=None, until=as_of)
-        by_tier_ = by_tier(await self._members_by(members.c.tier_id, since=None, until=as_of))
-        new_by_channel = await self._members_by(members.c.channel, since=start, until=end)
+        joined = await self._joined(until=as_of)
+        by_channel = joined.by(0, until=as_of)
+        by_tier_ = by_tier(joined.by(1, until=as_of))
+        new_by_channel = joined.by(0, since=start, until=end)
 
         # daily series
         first_day = start - timedelta(days=TRAILING_DAYS)
@@ -404,12 +605,15 @@ class KpiRepository:
             ad.day >= start, ad.day <= end))).scalar_one()
 
         # trailing windows (one scan of member_days over the longest window)
-        window = await self._trailing(as_of, churn_window_days, tier_keys)
+        if as_of == latest and churn_window_days == WINDOW_DAYS:  # kept by the refresh
+            window = await self._trailing_kept(tier_keys)
+        else:
+            window = await self._trailing(as_of, churn_window_days, tier_keys)
 
         # conversion
         payers = (await self.conn.execute(select(func.count()).where(
             summary.c.first_purchase <= as_of))).scalar_one()
-        joined_before_start = await self._count_joined(start - timedelta(days=1))
+        joined_before_start = sum(joined.by(0, until=start - timedelta(days=1)).values())
         paid_before = await self._payers_joined_before(start, purchase_before=start)
         converted = await self._converted(start, end)
 
@@ -425,15 +629,14 @@ class KpiRepository:
         period = series[:, TRAILING_DAYS:]
 
         # months
-        months, month_stats = await self._months(as_of, latest)
+        months, month_stats = await self._months(as_of, latest, joined)
         activity_cohorts, purchase_cohorts = await self._cohorts(as_of, latest, months)
 
         # acquisition
         spend_from = month_start(start)
         spend_to = next_month(month_start(end))
         spend = await self._spend(spend_from, spend_to)
-        acquired = await self._members_by(members.c.channel, since=spend_from,
-                                          until=min(spend_to - timedelta(days=1), as_of))
+        acquired = joined.by(0, since=spend_from, until=min(spend_to - timedelta(days=1), as_of))
 
         return FundingInputs(
             as_of=as_of, start=start, end=end,
@@ -456,6 +659,33 @@ class KpiRepository:
             activity_cohorts=activity_cohorts, purchase_cohorts=purchase_cohorts,
             spend_by_channel=spend, acquired_by_channel=acquired,
         )
+
+    async def _trailing_kept(self, tier_keys) -> dict:
+        """`_trailing` for the latest day and the default churn window, from the
+        per-member counts the refresh keeps (no member_days scan)."""
+        t = kpi_member_trailing.c
+        rows = await self.conn.execute(
+            select(members.c.tier_id, t.d30, func.count(), _sum(case((t.d7 > 0, 1), else_=0)),
+                   _sum(case((t.d1 > 0, 1), else_=0)), _sum(case((t.prior30 > 0, 1), else_=0)),
+                   _sum(case((and_(t.prior30 > 0, t.d30 == 0), 1), else_=0)))
+            .select_from(kpi_member_trailing.join(members, members.c.id == t.member_id))
+            .group_by(members.c.tier_id, t.d30))
+        return self._window_counts(rows, tier_keys)
+
+    @staticmethod
+    def _window_counts(rows, tier_keys) -> dict:
+        curve = [0] * WINDOW_DAYS
+        by_tier: dict[str, int] = defaultdict(int)
+        out = dict(dau=0, wau=0, at_start=0, lost=0)
+        for tier_id, d30_days, n, wau, dau, at_start, lost_n in rows:
+            out["wau"] += int(wau)
+            out["dau"] += int(dau)
+            out["at_start"] += int(at_start)
+            out["lost"] += int(lost_n)
+            if d30_days:
+                curve[d30_days - 1] += n
+                by_tier[tier_keys.get(tier_id, NO_TIER)] += n
+        return dict(out, mau=sum(curve), curve=curve, by_tier=dict(by_tier))
 
     async def _trailing(self, as_of: date, w: int, tier_keys) -> dict:
         lo = as_of - timedelta(days=max(WINDOW_DAYS, 2 * w) - 1)
@@ -483,18 +713,7 @@ class KpiRepository:
                    _sum(dau_flag), _sum(prior), _sum(lost))
             .select_from(per_member.join(members, members.c.id == per_member.c.member_id))
             .group_by(members.c.tier_id, per_member.c.d30))
-        curve = [0] * WINDOW_DAYS
-        by_tier: dict[str, int] = defaultdict(int)
-        out = dict(dau=0, wau=0, at_start=0, lost=0)
-        for tier_id, d30_days, n, wau, dau, at_start, lost_n in rows:
-            out["wau"] += int(wau)
-            out["dau"] += int(dau)
-            out["at_start"] += int(at_start)
-            out["lost"] += int(lost_n)
-            if d30_days:
-                curve[d30_days - 1] += n
-                by_tier[tier_keys.get(tier_id, NO_TIER)] += n
-        return dict(out, mau=sum(curve), curve=curve, by_tier=dict(by_tier))
+        return self._window_counts(rows, tier_keys)
 
     async def _distinct_active(self, start: date, end: date) -> int:
         return (await self.conn.execute(select(func.count(md.c.member_id.distinct())).where(
@@ -516,7 +735,8 @@ class KpiRepository:
                    members.c.joined_at < _midnight(start),
                    members.c.status == 'active'))).scalar_one()
 
-    async def _months(self, as_of: date, latest: date | None) -> tuple[list[date], dict]:
+    async def _months(self, as_of: date, latest: date | None, joined: _Joined
+                      ) -> tuple[list[date], dict]:
         first = _as_date((await self.conn.execute(
             select(func.min(kpi_activity_days.c.day)))).scalar())
         if first is None or first > as_of:
@@ -538,11 +758,9 @@ class KpiRepository:
         for m, count, rev in await self._month_active(as_of, latest, months):
             active[slot[m]] += count
             revenue[slot[m]] += rev
-        joined_before = await self._count_joined(months[0] - timedelta(days=1))
-        joined_month = self._joined_month()
-        for m, count in (await self._members_by(joined_month, since=months[0],
-                                                until=as_of)).items():
-            new[slot[_as_date(m)]] = count
+        joined_before = sum(joined.by(0, until=months[0] - timedelta(days=1)).values())
+        for m, count in joined.by(2, since=months[0], until=as_of).items():
+            new[slot[m]] = count
         totals = joined_before + np.cumsum(new)
         day_counts = [(min(next_month(m) - timedelta(days=1), as_of) - m).days + 1
                       for m in months]
@@ -636,23 +854,22 @@ class KpiRepository:
             return None
         s = summary.c
         rows = (await self.conn.execute(
-            select(s.member_id, s.purchase_days, s.first_purchase, s.last_purchase,
+            select(s.member_id, s.purchase_days,
+                   self._days_between(s.first_purchase, s.last_purchase),
+                   self._days_between(s.first_purchase, literal(as_of, Date)),
                    s.revenue_minor - s.first_purchase_revenue_minor)
             .where(s.first_purchase.is_not(None)).order_by(s.member_id))).all()
-        if not rows:
-            ids = np.zeros(0, dtype=np.int64)
-            return model_histories.from_days(member_ids=ids, transaction_days=ids,
-                                             first_to_last_days=ids, first_to_as_of_days=ids,
-                                             repeat_revenue=ids)
-        ids, days, first, last, repeat = zip(*rows, strict=True)
-        first_d = np.array([_as_date(d).toordinal() for d in first], dtype=np.int64)
-        last_d = np.array([_as_date(d).toordinal() for d in last], dtype=np.int64)
+        columns = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(len(rows), 5).T
         return model_histories.from_days(
-            member_ids=np.array(ids, dtype=np.int64),
-            transaction_days=np.array(days, dtype=np.int64),
-            first_to_last_days=last_d - first_d,
-            first_to_as_of_days=as_of.toordinal() - first_d,
-            repeat_revenue=np.array(repeat, dtype=np.int64))
+            member_ids=columns[0], transaction_days=columns[1],
+            first_to_last_days=columns[2], first_to_as_of_days=columns[3],
+            repeat_revenue=columns[4])
+
+    def _days_between(self, first, last):
+        """Whole days from the Date `first` to the Date `last`, as SQL."""
+        if self._pg:
+            return last - first
+        return cast(func.julianday(last) - func.julianday(first), Integer)
 
     # --- targets and spend ---------------------------------------------------------------
 
