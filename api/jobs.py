@@ -3,8 +3,9 @@
 Two halves:
 - `execute_run(database_url, run_id)` is the worker side. It runs in a worker process
   (or a Dask worker), claims the queued run, runs `simulation.run` on it, and writes
-  progress and a heartbeat to the run's row at most every 0.25 s (the simulation reports
-  each simulated day, so in practice several times a second). Each write answers whether
+  progress and a heartbeat to the run's row at most every 0.25 s
+  (`simulation_runs.PROGRESS_WRITE_SECONDS`; the simulation reports each simulated day,
+  so in practice four times a second). Each write answers whether
   a cancel was asked for; the simulation polls that flag and stops with `Cancelled`.
   It returns the result document; it never writes the final status.
 - `SimulationJobs`, started with the app (api.app's lifespan), owns the executor: a
@@ -37,7 +38,6 @@ from domain.simulation_runs import RunStatus
 from domain.store.database import Database
 
 log = logging.getLogger("tierwise.jobs")
-PROGRESS_EVERY_SECONDS = 0.25
 
 
 def max_member_days() -> int:
@@ -59,7 +59,7 @@ class _Reporter:
 
     def progress(self, done: int, total: int) -> None:
         now = time.monotonic()
-        if now - self.written < PROGRESS_EVERY_SECONDS and done < total:
+        if now - self.written < simulation_runs.PROGRESS_WRITE_SECONDS and done < total:
             return
         self.written = now
         self.stop = self.loop.run_until_complete(self._write(done / max(total, 1)))

@@ -6,7 +6,6 @@ holds no member rows); only operators and admins start or cancel them."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -15,9 +14,6 @@ from api.relay import pk_of
 from api.types.simulation_runs import SimulationProgress, SimulationRun, SimulationRunStatus
 from domain import simulation_runs
 from domain.access import Permission
-
-POLL_SECONDS = 0.25
-EMIT_AT_LEAST_EVERY_SECONDS = 1.0
 
 
 @strawberry.type
@@ -37,22 +33,29 @@ class SimulationQueries:
 class SimulationSubscriptions:
     @strawberry.subscription(description="A run's progress: a message when it changes and at "
                                          "least once a second, the last one when the run "
-                                         "ends (finished: true).")
+                                         "ends (finished: true). Errors: NOT_FOUND, "
+                                         "INVALID_ID.")
     async def simulation_progress(self, info: strawberry.Info, run_id: strawberry.ID
                                   ) -> AsyncGenerator[SimulationProgress, None]:
         info.context.require(Permission.READ_COMMUNITY)
         pk = pk_of(run_id, "SimulationRun", field="runId")
         last, emitted = None, 0.0
+        loop = asyncio.get_running_loop()
         while True:
+            polled = loop.time()
+            # A small read (no scenario or result document), FEED_POLL_SECONDS apart: the
+            # feed must sample faster than the worker writes, or it skips progress.
             async with info.context.db.unit_of_work(write=False) as uow:
-                run = await simulation_runs.get_run(uow=uow, run_id=pk)
-            now = time.monotonic()
-            state = (run.status, run.progress)
-            if state != last or now - emitted >= EMIT_AT_LEAST_EVERY_SECONDS:
+                run = await simulation_runs.get_progress(uow=uow, run_id=pk)
+            now = loop.time()
+            state = (run.status, run.progress, run.error)
+            if last is None or simulation_runs.feed_sends(changed=state != last,
+                                                          since_last_message=now - emitted):
                 yield SimulationProgress(run_id=run_id, status=SimulationRunStatus(
                     str(run.status)), progress=run.progress, finished=run.finished,
                     error=run.error)
                 last, emitted = state, now
             if run.finished:
                 return
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(max(0.0, polled + simulation_runs.FEED_POLL_SECONDS
+                                    - loop.time()))

@@ -25,6 +25,16 @@ from domain.errors import DomainError, NotFound
 DEFAULT_MAX_MEMBER_DAYS = 2_000_000_000
 SERVER_STOPPED = "server stopped"
 
+# The progress feed samples the run's row; the worker writes it. A value the worker writes
+# stays at least PROGRESS_WRITE_SECONDS (only the last one before the run ends may be
+# overwritten sooner), and the feed reads the row every FEED_POLL_SECONDS, well under
+# that, so it shows every progress value but possibly the last. (Sampling at the same
+# period as the writes skipped whole stretches of a short run: the feed could jump from
+# 0 to 1.) The feed also sends the current state at least every FEED_HEARTBEAT_SECONDS.
+PROGRESS_WRITE_SECONDS = 0.25
+FEED_POLL_SECONDS = 0.1
+FEED_HEARTBEAT_SECONDS = 1.0
+
 
 class RunStatus(StrEnum):
     QUEUED = "queued"
@@ -56,6 +66,29 @@ class SimulationRun:
     @property
     def finished(self) -> bool:
         return self.status not in ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress:
+    """What the progress feed reads each poll: the run's state without its documents."""
+
+    status: RunStatus
+    progress: float
+    error: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in ACTIVE
+
+
+def feed_sends(*, changed: bool, since_last_message: float,
+               poll_seconds: float = FEED_POLL_SECONDS,
+               heartbeat_seconds: float = FEED_HEARTBEAT_SECONDS) -> bool:
+    """Whether the progress feed sends a message at this poll: when the state changed, or
+    when waiting for the next poll (`poll_seconds`, with half a poll to spare for the
+    read itself) could leave more than `heartbeat_seconds` since the last message, so
+    messages are never further apart than that, however slow the run."""
+    return changed or since_last_message + 1.5 * poll_seconds >= heartbeat_seconds
 
 
 class SimulationRunError(DomainError):
@@ -152,6 +185,14 @@ async def get_run(*, uow, run_id: int) -> SimulationRun:
     if run is None:
         raise RunNotFound(f"simulation run {run_id} does not exist", field="id")
     return run
+
+
+async def get_progress(*, uow, run_id: int) -> RunProgress:
+    """The run's status, progress and error (the feed's poll: no documents are read)."""
+    progress = await uow.simulation_runs.progress_of(run_id)
+    if progress is None:
+        raise RunNotFound(f"simulation run {run_id} does not exist", field="runId")
+    return progress
 
 
 async def cancel_simulation(*, uow, run_id: int, actor: str, now: datetime) -> SimulationRun:

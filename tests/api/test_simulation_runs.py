@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from api.app import create_app
-from domain import access
+from domain import access, simulation_runs
 from domain.access import Role
 from domain.clock import utcnow
+from domain.simulation_runs import RunStatus
 from tests.api.conftest import Api
 
 START = """mutation($input: StartSimulationInput!) { startSimulation(input: $input) {
@@ -30,8 +31,10 @@ RUN = """query($id: ID!) { simulationRun(id: $id) {
 SMALL = {"horizonDays": 60, "replicates": 2, "campaigns": [], "targets": [],
          "initial": {"members": 1000, "payingShare": 0.025, "warmUpDays": 0},
          "market": {"size": 2000, "externalJoinRate": 0.0001, "wordOfMouth": 0.003}}
-# A few seconds: long enough to watch its progress.
-MEDIUM = {**SMALL, "horizonDays": 240, "replicates": 3}
+# About a second of simulated days: long enough to watch its progress. The worker writes
+# progress every 0.25 s, so a run needs more than two write periods of days for one
+# intermediate value to stay a whole period, which polling every 0.1 s cannot miss.
+MEDIUM = {**SMALL, "horizonDays": 240, "replicates": 8}
 # A minute or so: long enough to cancel or kill while it runs.
 LONG = {"horizonDays": 365, "replicates": 40, "campaigns": [], "targets": []}
 
@@ -153,6 +156,27 @@ async def test_runs_left_active_by_a_stopped_server_are_failed_at_start_up(datab
                 run = await uow.simulation_runs.get(run_id)
                 assert run.status == "failed" and run.error == "server stopped"
                 assert run.finished_at is not None
+
+
+async def test_the_progress_feed_reads_status_progress_and_error(database):
+    async with database.unit_of_work() as uow:
+        run_id = await uow.simulation_runs.add(scenario=SMALL, actor="test", now=utcnow())
+        await uow.simulation_runs.claim(run_id, worker="w:1", now=utcnow())
+        await uow.simulation_runs.progress(run_id, 0.4, now=utcnow())
+        await uow.commit()
+    async with database.unit_of_work(write=False) as uow:
+        seen = await simulation_runs.get_progress(uow=uow, run_id=run_id)
+    assert (seen.status, seen.progress, seen.error, seen.finished) == (
+        "running", 0.4, None, False)
+    async with database.unit_of_work() as uow:
+        await simulation_runs.settle_run(uow=uow, run_id=run_id, status=RunStatus.FAILED,
+                                         now=utcnow(), error="RuntimeError: boom")
+    async with database.unit_of_work(write=False) as uow:
+        seen = await simulation_runs.get_progress(uow=uow, run_id=run_id)
+        assert (seen.status, seen.error, seen.finished) == (
+            "failed", "RuntimeError: boom", True)
+        with pytest.raises(simulation_runs.RunNotFound):
+            await simulation_runs.get_progress(uow=uow, run_id=run_id + 1)
 
 
 async def test_bad_scenarios_get_field_level_user_errors(served):

@@ -15,7 +15,11 @@ import websockets
 from tests.e2e.test_served_api import TIERWISE, _free_port, _tierwise
 
 PROTOCOL = "graphql-transport-ws"
-SMALL = {"horizonDays": 240, "replicates": 4, "campaigns": [], "targets": [],
+# About a second of simulated days (1,920 replicate-days): the worker writes progress every
+# 0.25 s, so at least one intermediate value stays a whole write period, which the feed
+# (reading every 0.1 s) cannot miss; a run shorter than two write periods may have no such
+# value on a fast machine.
+SMALL = {"horizonDays": 240, "replicates": 8, "campaigns": [], "targets": [],
          "initial": {"members": 1000, "payingShare": 0.025, "warmUpDays": 0},
          "market": {"size": 2000, "externalJoinRate": 0.0001, "wordOfMouth": 0.003}}
 SUBSCRIBE = """subscription($runId: ID!) { simulationProgress(runId: $runId) {

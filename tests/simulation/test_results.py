@@ -26,6 +26,21 @@ def test_undefined_ratios_are_null_and_left_out_of_the_band():
     assert band["mean"] == [None, pytest.approx(0.2)] and band["p50"][0] is None
 
 
+def test_bands_equal_numpys_nan_percentiles_day_by_day():
+    # Days with every replicate defined take the vectorised path, the others leave the
+    # undefined replicates out: both agree with np.nanpercentile to the last bit.
+    rng = np.random.default_rng(5)
+    stack = rng.gamma(2.0, 3.0, size=(7, 300))
+    stack[rng.random(stack.shape) < 0.1] = np.nan
+    stack[:, :3] = np.nan  # undefined in every replicate: null
+    band = results.bands([{"k": row} for row in stack])["k"]
+    assert band["p50"][:3] == [None, None, None]
+    for q in (5, 50, 95):
+        expected = [np.nanpercentile(stack[:, d], q) for d in range(3, 300)]
+        assert band[f"p{q}"][3:] == expected
+    assert band["mean"][3:] == [np.nanmean(stack[:, d]) for d in range(3, 300)]
+
+
 def test_target_probability_is_the_share_of_replicates_meeting_it_by_the_deadline():
     target = Target(name="12%", metric="payingShare", goal=0.12, deadline_day=2)
     runs = [{"payingShare": np.array([0.05, v, 0.0])} for v in (0.10, 0.12, 0.13, 0.2)]

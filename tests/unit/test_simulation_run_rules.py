@@ -1,4 +1,5 @@
-"""Pure rules of simulation runs: the size of a run, its cap, the preset merge."""
+"""Pure rules of simulation runs: the size of a run, its cap, the preset merge, the
+progress feed's cadence."""
 
 from __future__ import annotations
 
@@ -32,3 +33,28 @@ def test_given_fields_replace_the_presets_top_level_fields():
 
 def test_only_queued_and_running_runs_are_active():
     assert set(rules.ACTIVE) == {rules.RunStatus.QUEUED, rules.RunStatus.RUNNING}
+
+
+def test_the_feed_sends_changes_at_once_and_never_leaves_more_than_a_second_silent():
+    # A change is sent at the poll that sees it.
+    assert rules.feed_sends(changed=True, since_last_message=0.05)
+    # No change: silent while the next poll (0.1 s later, and its read) stays within the
+    # second ...
+    assert not rules.feed_sends(changed=False, since_last_message=0.5)
+    assert not rules.feed_sends(changed=False, since_last_message=0.84)
+    # ... and the current state is sent when waiting one more poll could pass it.
+    assert rules.feed_sends(changed=False, since_last_message=0.85)
+    assert rules.feed_sends(changed=False, since_last_message=3.0)
+
+
+def test_the_feed_samples_faster_than_the_worker_writes_progress():
+    # Every progress value the worker writes (but the last) stays at least
+    # PROGRESS_WRITE_SECONDS; the feed reads at least twice in that time.
+    assert 2 * rules.FEED_POLL_SECONDS <= rules.PROGRESS_WRITE_SECONDS
+    assert rules.FEED_POLL_SECONDS < rules.FEED_HEARTBEAT_SECONDS <= 1.0
+
+
+def test_a_runs_progress_is_finished_only_once_it_ended():
+    for status in rules.RunStatus:
+        progress = rules.RunProgress(status=status, progress=0.5, error=None)
+        assert progress.finished == (status not in rules.ACTIVE)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.simulation_runs import ACTIVE, RunStatus, SimulationRun
+from domain.simulation_runs import ACTIVE, RunProgress, RunStatus, SimulationRun
 from domain.store.tables import simulation_runs as runs
 
 _ACTIVE = [str(s) for s in ACTIVE]
@@ -39,11 +39,12 @@ class SimulationRunRepository:
         row = (await self.conn.execute(statement)).first()
         return _run(row) if row else None
 
-    async def status(self, run_id: int) -> tuple[str, float] | None:
-        """(status, progress) without the documents: what the progress feed polls."""
-        row = (await self.conn.execute(select(runs.c.status, runs.c.progress)
+    async def progress_of(self, run_id: int) -> RunProgress | None:
+        """Status, progress and error without the scenario and result documents: what the
+        progress feed polls several times a second."""
+        row = (await self.conn.execute(select(runs.c.status, runs.c.progress, runs.c.error)
                                        .where(runs.c.id == run_id))).first()
-        return (row.status, row.progress) if row else None
+        return RunProgress(RunStatus(row.status), row.progress, row.error) if row else None
 
     async def claim(self, run_id: int, *, worker: str, now: datetime) -> dict | None:
         row = (await self.conn.execute(
