@@ -757,7 +757,8 @@ class _ThreadBlocks:
 
 class _ProcessBlocks:
     """Blocks read by a process of their own from a file, following the import's block
-    plan and at most PROCESS_READ_AHEAD blocks ahead of the requests."""
+    plan and at most PROCESS_READ_AHEAD blocks ahead of the requests. The first block is
+    read here, by a thread, while that process starts (it skips the block's rows)."""
 
     def __init__(self, source: FileSource, *, now: datetime, chunk_size: int,
                  block_size: int) -> None:
@@ -768,17 +769,28 @@ class _ProcessBlocks:
         self._process = context.Process(
             target=_read_in_process, name="tierwise-import-reader", daemon=True,
             args=(source, now, chunk_size, block_size, settings, self._blocks))
-        self._process.start()  # it imports while the first transaction begins
+        self._process.start()
         settings.close()
         self._stopped = False
+        self._source: FileSource | None = source  # until its first block is read here
+        self._now = now
+        self._encode = None
         self._thread = ThreadPoolExecutor(max_workers=1,
                                           thread_name_prefix="tierwise-import-receiver")
 
     def start(self, encode) -> None:
         self._settings.send(encode)
+        self._encode = encode
 
     def request(self, loop: asyncio.AbstractEventLoop, size: int) -> asyncio.Future:
+        if self._source is not None:
+            source, self._source = self._source, None
+            return loop.run_in_executor(self._thread, self._read_first, source, size)
         return loop.run_in_executor(self._thread, self._next)
+
+    def _read_first(self, source: FileSource, size: int) -> _Chunk:
+        with source.path.open("rb", buffering=READ_BUFFER) as stream:
+            return _read_block(source.rows(stream), size, self._now, self._encode)
 
     def _next(self) -> _Chunk:
         while True:
@@ -825,7 +837,12 @@ def _read_in_process(source: FileSource, now: datetime, chunk_size: int, block_s
         encode = settings.recv()  # the store's batch encoder, once it is known
         with source.path.open("rb", buffering=READ_BUFFER) as stream:
             rows = source.rows(stream)
-            for size, _ in _block_plan(chunk_size, block_size):
+            plan = _block_plan(chunk_size, block_size)
+            first, _ = next(plan)  # read by the importing process
+            records = rows.records if isinstance(rows, Rows) else rows
+            if sum(1 for _ in islice(records, first)) < first:
+                return  # the file ended within it
+            for size, _ in plan:
                 block = _read_block(rows, size, now, encode)
                 out.put(block)
                 if block.read < size:

@@ -311,6 +311,9 @@ async def test_a_file_read_in_a_process_imports_exactly_as_one_read_in_a_thread(
     again = by_thread.report
     assert (again.read, again.accepted, again.duplicates) == (41, 0, 37)
     assert again.rejected == first.rejected
+    one_block = await import_events.import_file(database, path, process_min_bytes=0)
+    assert (one_block.report.read, one_block.report.duplicates) == (41, 37)
+    assert one_block.report.rejected == first.rejected
     found = await stored(database)
     assert len(found) == 36 and found["p-2"].properties == {"sku": "A1"}
     assert sum(row[2] for row in await _rollup(database)) == 36
