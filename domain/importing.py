@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import json
+import multiprocessing
+import queue
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from itertools import compress, islice
 from operator import itemgetter
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -32,6 +36,11 @@ DEFAULT_CHUNK = 50_000
 # Rows per block (the import's reader thread hands over blocks) and blocks read ahead.
 BLOCK = 10_000
 READ_AHEAD = 1
+# Blocks a reader process may have parsed and not yet handed over.
+PROCESS_READ_AHEAD = 2
+# Bytes of a file from which reading it in a process of its own pays for starting one.
+PROCESS_MIN_BYTES = 8 << 20
+READ_BUFFER = 4 << 20  # bytes per read of a file
 
 Row = tuple[int, "events.EventInput | RowError"]
 
@@ -526,7 +535,7 @@ def _shaped_microseconds(c: np.ndarray, fraction: int, offset: bool
 
 # --- storing ---------------------------------------------------------------------------
 
-async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
+async def import_events(*, uow_factory, rows: Iterable[Row] | FileSource, now: datetime,
                         chunk_size: int = DEFAULT_CHUNK, block_size: int = BLOCK
                         ) -> ImportReport:
     """Store the rows one transaction per `chunk_size` rows and report what happened.
@@ -536,25 +545,26 @@ async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
     rolls back the chunk in progress and propagates; earlier chunks stay, and running
     the same file again stores only what is missing.
 
-    A pipeline: a reader thread parses, checks and encodes blocks of `block_size` rows
-    while this task binds each block's members and hands it to the database, which
-    works in its own thread without the GIL; the next block is read meanwhile. A chunk
-    is several blocks, so the database starts on a chunk as soon as its first block is
+    A pipeline: a reader parses, checks and encodes blocks of `block_size` rows while
+    this task binds each block's members and hands it to the database, which works in
+    its own thread without the GIL; the next block is read meanwhile. The reader is a
+    thread, or for a `FileSource` a process of its own (parsing then runs on another
+    core instead of sharing this process's GIL with the database's thread). A chunk is
+    several blocks, so the database starts on a chunk as soon as its first block is
     read; on SQLite the member-day rollup is added once per chunk.
     """
     report = ImportReport()
-    iterator = rows if isinstance(rows, Rows) else iter(rows)
     loop = asyncio.get_running_loop()
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tierwise-import")
+    block_size = min(block_size, chunk_size)
+    blocks = (_ProcessBlocks(rows, now=now, chunk_size=chunk_size, block_size=block_size)
+              if isinstance(rows, FileSource) else _ThreadBlocks(rows, now=now))
     pending: deque[tuple[asyncio.Future, bool]] = deque()  # (block, last of its chunk)
-    plan = _block_plan(chunk_size, min(block_size, chunk_size))
-    encode = None
+    plan = _block_plan(chunk_size, block_size)
 
     def read_ahead() -> None:
         while len(pending) < READ_AHEAD:
             size, last = next(plan)
-            pending.append((loop.run_in_executor(reader, _read_block, iterator, size, now,
-                                                 encode), last))
+            pending.append((blocks.request(loop, size), last))
 
     try:
         started = more = False
@@ -567,13 +577,15 @@ async def import_events(*, uow_factory, rows: Iterable[Row], now: datetime,
             async with uow_factory() as uow:  # one transaction per chunk
                 if not started:  # the store decides how the reader encodes batches
                     encode = uow.events.encoder()
+                    blocks.start(encode)
                     read_ahead()
                     started = True
                 more = await _store_chunk(uow, pending, read_ahead, report, now, bulk=encode)
     finally:
+        blocks.stop()
         if pending:
             await asyncio.gather(*(block for block, _ in pending), return_exceptions=True)
-        reader.shutdown(wait=True)
+        blocks.close()
     return report
 
 
@@ -696,3 +708,146 @@ def _read_chunk(rows: Iterator[Row] | Rows, size: int, now: datetime) -> _Chunk:
         except events.EventError as error:
             rejected.append((line, error))
     return chunk
+
+
+# --- where blocks are read ------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """An events file for `import_events` to read in a process of its own, in place of
+    an iterator of its rows: same rows, same lines, same rejections."""
+
+    path: Path
+    format: str  # "csv" or "jsonl"
+    tz: tzinfo | None = None  # of timestamps without an offset (None: they are rejected)
+
+    def rows(self, lines: Iterable[bytes]) -> Iterator[Row]:
+        read = read_csv if self.format == "csv" else read_jsonl
+        return read(lines, default_tz=self.tz)
+
+
+class ReaderFailed(FileError):
+    """The process reading the file stopped without a word (killed, out of memory)."""
+
+    code = "READER_FAILED"
+
+
+class _ThreadBlocks:
+    """Blocks read by a thread of this process from an iterator of rows."""
+
+    def __init__(self, rows: Iterable[Row], *, now: datetime) -> None:
+        self._rows = rows if isinstance(rows, Rows) else iter(rows)
+        self._now = now
+        self._encode = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tierwise-import")
+
+    def start(self, encode) -> None:
+        self._encode = encode
+
+    def request(self, loop: asyncio.AbstractEventLoop, size: int) -> asyncio.Future:
+        return loop.run_in_executor(self._thread, _read_block, self._rows, size, self._now,
+                                    self._encode)
+
+    def stop(self) -> None:
+        pass  # a requested block is read to its end
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+class _ProcessBlocks:
+    """Blocks read by a process of their own from a file, following the import's block
+    plan and at most PROCESS_READ_AHEAD blocks ahead of the requests. The first block is
+    read here, by a thread, while that process starts (it skips the block's rows)."""
+
+    def __init__(self, source: FileSource, *, now: datetime, chunk_size: int,
+                 block_size: int) -> None:
+        # spawn: a fork of a process running threads (the database's) may deadlock
+        context = multiprocessing.get_context("spawn")
+        self._settings, settings = context.Pipe()
+        self._blocks = context.Queue(maxsize=PROCESS_READ_AHEAD)
+        self._process = context.Process(
+            target=_read_in_process, name="tierwise-import-reader", daemon=True,
+            args=(source, now, chunk_size, block_size, settings, self._blocks))
+        self._process.start()
+        settings.close()
+        self._stopped = False
+        self._source: FileSource | None = source  # until its first block is read here
+        self._now = now
+        self._encode = None
+        self._thread = ThreadPoolExecutor(max_workers=1,
+                                          thread_name_prefix="tierwise-import-receiver")
+
+    def start(self, encode) -> None:
+        self._settings.send(encode)
+        self._encode = encode
+
+    def request(self, loop: asyncio.AbstractEventLoop, size: int) -> asyncio.Future:
+        if self._source is not None:
+            source, self._source = self._source, None
+            return loop.run_in_executor(self._thread, self._read_first, source, size)
+        return loop.run_in_executor(self._thread, self._next)
+
+    def _read_first(self, source: FileSource, size: int) -> _Chunk:
+        with source.path.open("rb", buffering=READ_BUFFER) as stream:
+            return _read_block(source.rows(stream), size, self._now, self._encode)
+
+    def _next(self) -> _Chunk:
+        while True:
+            try:
+                item = self._blocks.get(timeout=0.1)
+            except queue.Empty:
+                if self._stopped:
+                    raise ReaderFailed("the import stopped before this block") from None
+                if not self._process.is_alive():
+                    raise ReaderFailed(
+                        f"the process reading the file stopped (exit code "
+                        f"{self._process.exitcode}); the chunks before it were imported, "
+                        "run the import again to finish") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    def stop(self) -> None:
+        """No more blocks are wanted: end the reader (the import is done, or failed)."""
+        self._stopped = True
+        # Done reading, it exits once its last block is taken; stopped early, it waits
+        # to hand over a block nobody will take.
+        self._process.join(timeout=0.5)
+        if self._process.is_alive():
+            self._process.terminate()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._process.join()
+        self._process.close()
+        self._settings.close()
+        self._blocks.close()
+
+
+def _read_in_process(source: FileSource, now: datetime, chunk_size: int, block_size: int,
+                     settings, out) -> None:
+    """The reader process: blocks of `source` as the import's plan asks for them, each
+    put on `out`; an exception is put there instead, for the import to raise."""
+    # A process of its own: collect young objects rarely (an import allocates millions
+    # of short-lived objects), as `tierwise import-events` does in the importing process.
+    gc.set_threshold(100_000, 50, 1_000)
+    try:
+        encode = settings.recv()  # the store's batch encoder, once it is known
+        with source.path.open("rb", buffering=READ_BUFFER) as stream:
+            rows = source.rows(stream)
+            plan = _block_plan(chunk_size, block_size)
+            first, _ = next(plan)  # read by the importing process
+            records = rows.records if isinstance(rows, Rows) else rows
+            if sum(1 for _ in islice(records, first)) < first:
+                return  # the file ended within it
+            for size, _ in plan:
+                block = _read_block(rows, size, now, encode)
+                out.put(block)
+                if block.read < size:
+                    break
+    except EOFError:
+        pass  # the import failed before it started reading
+    except BaseException as error:  # noqa: BLE001 - handed over, raised by the import
+        out.put(error)

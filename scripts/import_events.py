@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import csv
 import gc
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ from scripts import config
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SHOWN_REJECTS = 50
-READ_BUFFER = 4 << 20  # bytes
 
 
 class UnreadableFile(Exception):
@@ -89,7 +89,8 @@ async def _import(url: str, args, timezone) -> Outcome:
 
 async def import_file(db: Database, path: Path, *, fmt: str | None = None,
                       chunk_size: int = importing.DEFAULT_CHUNK, timezone=None,
-                      now: datetime | None = None) -> Outcome:
+                      now: datetime | None = None,
+                      process_min_bytes: int = importing.PROCESS_MIN_BYTES) -> Outcome:
     """Import one file into `db` (what the command and `tierwise bench import` run)."""
     fmt = fmt or FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -98,14 +99,17 @@ async def import_file(db: Database, path: Path, *, fmt: str | None = None,
     try:
         # Big reads: each read releases the GIL, and a reader thread that releases it
         # every few rows keeps the database thread from ever getting it back.
-        stream = path.open("rb", buffering=READ_BUFFER)
+        stream = path.open("rb", buffering=importing.READ_BUFFER)
+        size = os.fstat(stream.fileno()).st_size
     except OSError as error:
         raise UnreadableFile(f"cannot read {path}: {error.strerror}") from None
     with stream, _bulk_collection():
         started = time.perf_counter()
         try:
-            rows = (importing.read_csv if fmt == "csv" else importing.read_jsonl)(
-                stream, default_tz=timezone)
+            source = importing.FileSource(path, fmt, timezone)
+            # A big file is read in a process of its own, in parallel with the database's
+            # work; a small one is not worth starting a process for.
+            rows = source if size >= process_min_bytes else source.rows(stream)
             report = await importing.import_events(
                 uow_factory=db.unit_of_work, rows=rows, now=now or utcnow(),
                 chunk_size=chunk_size)

@@ -16,12 +16,12 @@ import asyncio
 import time
 from pathlib import Path
 
-from domain import errors, transactions
+from domain import errors, importing, transactions
 from domain.clock import utcnow
 from domain.importing import FileError
 from domain.store.database import Database
 from scripts import config
-from scripts.import_events import READ_BUFFER, _positive, _print_rejects
+from scripts.import_events import _positive, _print_rejects
 
 
 class Fatal(Exception):
@@ -96,7 +96,7 @@ async def import_file(db: Database, path: Path, *,
     except errors.DomainError as error:
         raise Fatal(error.message) from None
     try:
-        with path.open("rb", buffering=READ_BUFFER) as stream:
+        with path.open("rb", buffering=importing.READ_BUFFER) as stream:
             rows = transactions.read_transactions(
                 stream, now=now, columns=columns, channel=known, scale=scale,
                 date_format=date_format)

@@ -195,8 +195,9 @@ events = Table(
     Column("channel", String(32)),
     Column("properties", JSON),
     Column("received_at", UtcDateTime, nullable=False),
+    # No index on occurred_at alone: the events of a period are found through the
+    # member_days rollup (activity.members_with_events), then this index.
     Index("ix_events_member_id_occurred_at", "member_id", "occurred_at"),
-    Index("ix_events_occurred_at", "occurred_at"),
 )
 
 # One row per member and UTC day with any event: the rollup every per-member feature, tier

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -262,3 +264,82 @@ async def test_identities_are_bound_in_bulk_and_unknown_ones_are_left_out(databa
         found = await uow.events.identity_members(
             [("wechat", wechat), ("wechat", "wx-nobody"), ("douyin", wechat)])
     assert found == {("wechat", wechat): ann.id}
+
+
+# --- a big file is read in a process of its own -----------------------------------------
+
+class DyingSource(importing.FileSource):
+    """A file whose reader process dies (as if killed) after its first `alive` rows."""
+
+    __slots__ = ()
+    alive = 4
+
+    def rows(self, lines):
+        rows = super().rows(lines)
+        for n, row in enumerate(rows):
+            if n == self.alive:
+                time.sleep(0.5)  # working on the next block, what it handed over is sent
+                os._exit(3)
+            yield row
+
+
+async def test_a_file_read_in_a_process_imports_exactly_as_one_read_in_a_thread(
+        database, tmp_path):
+    ann, bo = await make_member(database), await make_member(database)
+    [bo_wechat] = [i.external_id for i in (await _identities(database, bo.id))]
+    lines = [
+        f"p-1,login,{at(30)},{ann.id},,,,,",
+        f'p-2,purchase,{at(29)},,wechat,{bo_wechat},500,,"{{""sku"": ""A1""}}"',
+        f"p-1,login,{at(1)},{ann.id},,,,,",  # a duplicate within the file
+        f"p-3,purchase,{at(2)},{ann.id},,,,,",  # a purchase without an amount
+        f"p-4,like,{at(2)},,wechat,wx-nobody,,,",  # an unknown member
+        "p-5,like,yesterday,1,,,,,",  # not a timestamp
+        *(f"p-{n},like,{at(n / 10)},{bo.id},,,,," for n in range(6, 40)),
+        "p-40,like",  # too few fields
+    ]
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join((HEADER, *lines, "")))
+    by_process = await import_events.import_file(database, path, chunk_size=7,
+                                                 process_min_bytes=0)
+    by_thread = await import_events.import_file(database, path, chunk_size=7,
+                                                process_min_bytes=1 << 40)
+    first = by_process.report
+    assert (first.read, first.accepted, first.duplicates) == (41, 36, 1)
+    assert [(r.line, r.code) for r in first.rejected] == [
+        (5, "INVALID_VALUE"), (6, "UNKNOWN_MEMBER"), (7, "INVALID_VALUE"),
+        (42, "MALFORMED_ROW")]
+    again = by_thread.report
+    assert (again.read, again.accepted, again.duplicates) == (41, 0, 37)
+    assert again.rejected == first.rejected
+    one_block = await import_events.import_file(database, path, process_min_bytes=0)
+    assert (one_block.report.read, one_block.report.duplicates) == (41, 37)
+    assert one_block.report.rejected == first.rejected
+    found = await stored(database)
+    assert len(found) == 36 and found["p-2"].properties == {"sku": "A1"}
+    assert sum(row[2] for row in await _rollup(database)) == 36
+
+
+async def test_a_bad_header_read_in_a_process_is_an_unreadable_file(database, tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("id,when\n1,now\n")
+    with pytest.raises(import_events.UnreadableFile, match="lacks column"):
+        await import_events.import_file(database, path, process_min_bytes=0)
+
+
+async def test_a_reader_process_that_dies_fails_the_import_and_earlier_chunks_stay(
+        database, tmp_path):
+    ann = await make_member(database)
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join((HEADER, *(f"d-{n},like,{at(n)},{ann.id},,,,,"
+                                         for n in range(1, 10)), "")))
+    source = DyingSource(path, "csv")
+    with pytest.raises(importing.ReaderFailed, match="exit code 3"):
+        await importing.import_events(uow_factory=database.unit_of_work, rows=source,
+                                      now=utcnow(), chunk_size=2, block_size=2)
+    # the chunks handed over before the death were committed, nothing of the next one
+    assert sorted(await stored(database)) == ["d-1", "d-2", "d-3", "d-4"]
+    assert sum(row[2] for row in await _rollup(database)) == 4
+    again = await importing.import_events(  # run again to finish
+        uow_factory=database.unit_of_work, rows=importing.FileSource(path, "csv"),
+        now=utcnow(), chunk_size=2)
+    assert (again.accepted, again.duplicates) == (5, 4)

@@ -36,6 +36,26 @@ def utc_day(dialect: str, column=events.c.occurred_at):
     return func.substr(column, 1, 10)
 
 
+def members_with_events(types: Iterable[EventType], first: date | None, last: date):
+    """SQL: the members with an event of one of `types` (of any type when empty) on a
+    UTC day in [first, last] (from the first day when `first` is None), by the rollup.
+
+    Events are indexed by member (and time), not by time alone: a query for the events
+    of a period names their members with this, then reads each member's index range.
+    """
+    types = set(types)
+    counted = [member_days.c[c] for c, kind in _TYPE_COLUMNS.items() if kind in types]
+    hits = member_days.c.events
+    if types and len(counted) == len(types):  # every type has its own count
+        hits = counted[0]
+        for column in counted[1:]:
+            hits = hits + column
+    where = [hits > 0, member_days.c.day <= last]
+    if first is not None:
+        where.append(member_days.c.day >= first)
+    return select(member_days.c.member_id).where(*where).distinct()
+
+
 def _aggregate(dialect: str, where):
     day = utc_day(dialect).label("day")
     counted = [func.count().label("events")]

@@ -43,7 +43,7 @@ from domain.badges import (
 )
 from domain.clock import utcnow
 from domain.events import EventType
-from domain.store.repositories.activity import utc_day
+from domain.store.repositories.activity import members_with_events, utc_day
 from domain.store.tables import badge_awards, badges, events, member_days
 
 _ROLLUP_COLUMNS = {
@@ -182,6 +182,8 @@ class BadgeRepository:
             if first is not None:
                 where.append(events.c.occurred_at >= _midnight(first))
             member = events.c.member_id
+            if member_ids is None:  # the period's members, then their events by index
+                where.append(member.in_(members_with_events(rule.event_types, first, last)))
             amount = func.coalesce(func.sum(cast(events.c.amount_minor, BigInteger)),
                                    literal(0))
             query = (select(member.label("member_id"), day, func.count().label("hits"),

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-import numpy as np
 from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.events import Event, EventColumns, EventType, at
 from domain.members import Channel
 from domain.store.repositories.activity import ActivityRepository
+from domain.store.sqlite_batches import encode_sqlite_batch, sqlite_time
 from domain.store.tables import events, member_identities
 
 # One statement inserts a whole batch sent as a JSON array of rows (see insert_new).
@@ -55,37 +55,12 @@ _SQLITE_INSERT_ENCODED = (
     " ON CONFLICT (external_id) DO NOTHING"
 )
 # The import's connection: a page cache that holds the events' indexes (the default
-# 2 MiB spills them mid-transaction), temporary sorts in memory. Per connection, not
-# per transaction; durability settings are untouched.
-_SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY")
-
-
-def encode_sqlite_batch(columns: EventColumns, slots: Sequence[int]) -> str:
-    """A checked batch as `_SQLITE_INSERT_ENCODED` takes it (pure Python and numpy: an
-    import runs it in its reader thread, off the database's critical path)."""
-    dumps = json.dumps
-    properties = [p if p is None else dumps(p) for p in columns.properties]
-    return dumps(list(zip(slots, columns.external_id, columns.type,
-                          _sqlite_times(columns.occurred_us), columns.amount_minor,
-                          columns.channel, properties, strict=True)))
-
-
-def _sqlite_times(micros: Sequence[int]) -> list[str]:
-    """UTC microseconds since the epoch as UtcDateTime stores them on SQLite
-    ('YYYY-MM-DD HH:MM:SS.ffffff'), vectorised."""
-    if not len(micros):
-        return []
-    text = np.datetime_as_string(np.asarray(micros, dtype=np.int64).astype("datetime64[us]"),
-                                 unit="us").astype("S26")
-    text.view(np.uint8).reshape(len(text), 26)[:, 10] = ord(" ")
-    return text.astype(str).tolist()
-
-
-def _sqlite_time(value: datetime) -> str:
-    """A datetime as UtcDateTime stores it on SQLite."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: tierwise stores UTC-aware timestamps")
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+# 2 MiB spills them mid-transaction; 256 MiB keeps a million members' index pages),
+# the file memory-mapped (reads without a system call per page; SQLite caps the map
+# at 2 GiB), temporary sorts in memory. Per connection, not per transaction;
+# durability settings are untouched.
+_SQLITE_BULK_PRAGMAS = ("PRAGMA cache_size=-262144", "PRAGMA mmap_size=2147418112",
+                        "PRAGMA temp_store=MEMORY")
 
 
 def _event(row) -> Event:
@@ -127,7 +102,7 @@ class EventRepository:
         rollup is left to `roll_up_since`."""
         result = await self.conn.exec_driver_sql(
             _SQLITE_INSERT_ENCODED,
-            (json.dumps(members), _sqlite_time(received_at), payload))
+            (json.dumps(members), sqlite_time(received_at), payload))
         return result.rowcount
 
     async def roll_up_since(self, mark: int) -> None:
@@ -184,7 +159,7 @@ class EventRepository:
             batch.external_id, batch.member_id, batch.origin_member_id, batch.type,
             batch.occurred_us, batch.amount_minor, batch.channel, properties, strict=True)))
         result = await self.conn.exec_driver_sql(_SQLITE_INSERT,
-                                                 (_sqlite_time(received_at), payload))
+                                                 (sqlite_time(received_at), payload))
         return result.rowcount
 
     async def identity_members(self, keys: Iterable[tuple[str, str]]

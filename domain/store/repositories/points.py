@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +21,7 @@ from domain.points.rules import (
     EntryKind,
     TierMultiplier,
 )
+from domain.store.repositories.activity import members_with_events
 from domain.store.tables import (
     benefit_redemptions,
     benefits,
@@ -188,6 +189,10 @@ class PointsRepository:
         condition = and_(events.c.type.in_(types), events.c.occurred_at < before)
         if since is not None:
             condition = and_(condition, events.c.occurred_at >= since)
+        last_day = (before - timedelta(microseconds=1)).astimezone(UTC).date()
+        first_day = since.astimezone(UTC).date() if since is not None else None
+        condition = and_(condition, events.c.member_id.in_(members_with_events(
+            [EventType(t) for t in types], first_day, last_day)))
         rows = await self.conn.execute(
             select(events.c.id, events.c.member_id, events.c.type, events.c.occurred_at,
                    members.c.tier_id, earned.label("accrued"))
