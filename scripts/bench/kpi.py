@@ -226,6 +226,10 @@ async def _report(path: Path, as_of: date):
         async with db.unit_of_work(write=False) as uow:
             report = await kpi_reports.funding_report(uow=uow, as_of=as_of,
                                                       today=datetime.now(UTC).date())
+        if report.ltv.fits_to_store is not None:  # as the GraphQL resolver does
+            async with db.unit_of_work() as uow:
+                await kpi_reports.remember_model_fits(uow=uow, report=report,
+                                                      now=datetime.now(UTC))
         return time.perf_counter() - started, report
     finally:
         await db.dispose()
