@@ -661,6 +661,10 @@ Index("ix_kpi_member_summary_buyers", kpi_member_summary.c.first_purchase,
       kpi_member_summary.c.joined_on,
       sqlite_where=kpi_member_summary.c.first_purchase.is_not(None),
       postgresql_where=kpi_member_summary.c.first_purchase.is_not(None))
+# Summary rows whose join day is still to fill (rows the refresh just added).
+Index("ix_kpi_member_summary_joined_on_unset", kpi_member_summary.c.joined_on,
+      sqlite_where=kpi_member_summary.c.joined_on.is_(None),
+      postgresql_where=kpi_member_summary.c.joined_on.is_(None))
 
 # Per member and calendar month with any activity (month = its first day).
 kpi_member_months = Table(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 
 import numpy as np
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     select,
     true,
     type_coerce,
@@ -119,7 +121,8 @@ _CHUNK = 500
 md = member_days
 summary = kpi_member_summary
 months_t = kpi_member_months
-_PURCHASE_DAY = md.c.purchases > 0
+# literal 0, not a bound parameter: SQLite then reads the partial purchase-day index alone
+_PURCHASE_DAY = md.c.purchases > literal_column("0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,20 +466,7 @@ class KpiRepository:
             .where((self._month(m.first) < self._month(s_.first_active))
                    | (self._month(m.first_purchase) < self._month(s_.first_purchase))))]
         if anchor is not None:  # new cells inside the trailing windows of the anchor
-            window = and_(c.new_cell == 1, c.day >= anchor - timedelta(days=_TRAILING_SPAN - 1),
-                          c.day <= anchor)
-
-            async def add_cells():
-                await self._upsert_adding(kpi_member_trailing, ["member_id"], select(
-                    c.member_id, *(_sum(case((and_(c.day >= anchor - timedelta(days=lo),
-                                                   c.day <= anchor - timedelta(days=hi)), 1),
-                                             else_=0)) for lo, hi in _TRAILING.values()),
-                    self._tier_of(c.member_id))
-                    .where(window).group_by(c.member_id),
-                    ["member_id", *_TRAILING, "tier_id"], kept=["tier_id"])
-
-            await self._moving_trailing(select(c.member_id).where(window).distinct(),
-                                        add_cells)
+            await self._add_to_trailing(anchor)
         for start in range(0, len(moved), _CHUNK):
             await self.conn.execute(delete(new_cells).where(
                 c.member_id.in_(moved[start:start + _CHUNK])))
@@ -533,13 +523,58 @@ class KpiRepository:
                 first_purchase_revenue_minor=s_.first_purchase_revenue_minor)))
         await self._fill_first_purchase_revenue(summary.c.member_id.in_(
             select(c.member_id).where(c.bought == 1)))
-        await self._fill_joined_on(and_(summary.c.joined_on.is_(None),
-                                        summary.c.member_id.in_(select(c.member_id))))
+        await self._fill_joined_on(summary.c.joined_on.is_(None))  # new rows (partial index)
         await self.conn.execute(delete(new_cells))
         if moved:
             await self.mark_dirty(member_ids=moved)
             await self._incremental([])
         return touched
+
+    async def _add_to_trailing(self, anchor: date) -> None:
+        """Add the new cells (kpi_new_cells) inside the trailing windows ending on `anchor`
+        to the members' trailing counts, and move kpi_trailing_counts by the difference:
+        one grouped pass over the changed members reads each one's key before (its row)
+        and after (its row plus the increments)."""
+        c, t = new_cells.c, kpi_member_trailing.c
+        increments = (select(c.member_id, *(
+            _sum(case((and_(c.day >= anchor - timedelta(days=lo),
+                            c.day <= anchor - timedelta(days=hi)), 1), else_=0)).label(name)
+            for name, (lo, hi) in _TRAILING.items()))
+            .where(c.new_cell == 1, c.day >= anchor - timedelta(days=_TRAILING_SPAN - 1),
+                   c.day <= anchor).group_by(c.member_id).subquery())
+        i = increments.c
+
+        def flag(count):
+            return case((count > 0, 1), else_=0)
+
+        tier = case((t.member_id.is_(None), func.coalesce(self._tier_of(i.member_id),
+                                                          literal(0))),
+                    else_=func.coalesce(t.tier_id, literal(0)))
+        key = (tier, t.d30, flag(t.d7), flag(t.d1), flag(t.prior30),
+               func.coalesce(t.d30, 0) + i.d30, flag(func.coalesce(t.d7, 0) + i.d7),
+               flag(func.coalesce(t.d1, 0) + i.d1), flag(func.coalesce(t.prior30, 0) + i.prior30))
+        delta: dict[tuple, int] = defaultdict(int)
+        for tier_id, d30, week, day, prior, *after, n in await self.conn.execute(
+                select(*key, func.count())
+                .select_from(increments.outerjoin(kpi_member_trailing,
+                                                  t.member_id == i.member_id))
+                .group_by(*key)):
+            if d30 is not None:  # the member had a row: its contribution before
+                delta[(tier_id, d30, week, day, prior)] -= n
+            delta[(tier_id, *after)] += n
+        await self._upsert_adding(kpi_member_trailing, ["member_id"], select(
+            i.member_id, *(i[name] for name in _TRAILING), self._tier_of(i.member_id)),
+            ["member_id", *_TRAILING, "tier_id"], kept=["tier_id"])
+        changes = [dict(zip(_COUNT_KEYS, k, strict=True), members=n)
+                   for k, n in delta.items() if n]
+        if changes:
+            statement = self._insert(kpi_trailing_counts)
+            await self.conn.execute(statement.on_conflict_do_update(
+                index_elements=_COUNT_KEYS,
+                set_={"members": kpi_trailing_counts.c.members + statement.excluded.members}),
+                changes)
+            await self.conn.execute(delete(kpi_trailing_counts).where(
+                kpi_trailing_counts.c.members == 0))
 
     async def _trailing_to(self, anchor: date | None, latest: date | None) -> None:
         """Move the per-member trailing counts from windows ending on `anchor` to windows
@@ -1069,8 +1104,7 @@ class KpiRepository:
         spend = (await self.conn.execute(
             select(s.purchase_days, repeat_revenue)
             .where(s.first_purchase.is_not(None), s.purchase_days > 1))).all()
-        t = np.array([tuple(r) for r in triples], dtype=np.int64).reshape(len(triples), 5).T
-        r = np.array([tuple(r) for r in spend], dtype=np.int64).reshape(len(spend), 2).T
+        t, r = _int_columns(triples, 5), _int_columns(spend, 2)
         return model_histories.grouped_from_days(
             transaction_days=t[0], first_to_last_days=t[1], first_to_as_of_days=t[2],
             count=t[3], repeat_revenue=t[4], spend_transaction_days=r[0],
@@ -1143,6 +1177,13 @@ class KpiRepository:
                                                             **values)
         await self.conn.execute(statement.on_conflict_do_update(
             index_elements=["channel", "month"], set_=values))
+
+
+def _int_columns(rows, width: int) -> np.ndarray:
+    """Integer result rows as `width` column arrays (numpy reads the rows' values in one
+    pass: no tuple per row)."""
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows) * width)
+    return flat.reshape(len(rows), width).T
 
 
 def _fit_json(fit, params: np.ndarray) -> dict:

@@ -28,6 +28,9 @@ def upgrade() -> None:
     op.create_index("ix_kpi_member_summary_buyers", "kpi_member_summary", list(_BUYERS),
                     sqlite_where=sa.text("first_purchase IS NOT NULL"),
                     postgresql_where=sa.text("first_purchase IS NOT NULL"))
+    op.create_index("ix_kpi_member_summary_joined_on_unset", "kpi_member_summary",
+                    ["joined_on"], sqlite_where=sa.text("joined_on IS NULL"),
+                    postgresql_where=sa.text("joined_on IS NULL"))
     op.add_column("kpi_member_trailing", sa.Column("tier_id", sa.BigInteger()))
     op.create_table(
         "kpi_member_state",
@@ -76,6 +79,7 @@ def downgrade() -> None:
         op.drop_table(name)
     with op.batch_alter_table("kpi_member_trailing") as batch:
         batch.drop_column("tier_id")
+    op.drop_index("ix_kpi_member_summary_joined_on_unset", table_name="kpi_member_summary")
     op.drop_index("ix_kpi_member_summary_buyers", table_name="kpi_member_summary")
     with op.batch_alter_table("kpi_member_summary") as batch:
         batch.drop_column("joined_on")
