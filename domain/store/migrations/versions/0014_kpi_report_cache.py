@@ -2,7 +2,7 @@
 and tier copied where the report reads them) and the model-fit cache
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
