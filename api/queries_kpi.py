@@ -73,6 +73,9 @@ class KpiQueries:
             report = await kpi_reports.funding_report(
                 uow=uow, as_of=as_of, start=from_, end=to, today=today, options=options,
                 churn_window_days=churn_window_days)
+        if report.ltv.fits_to_store is not None:  # keep the model fits for the next report
+            async with context.db.unit_of_work() as uow:
+                await kpi_reports.remember_model_fits(uow=uow, report=report, now=utcnow())
         return FundingReport.from_domain(report)
 
     @strawberry.field(description="The stored KPI targets (assessed in fundingReport.targets).")

@@ -12,6 +12,7 @@ from domain.experiments import CONTROL
 from domain.kpi import report as kpi_report
 from domain.kpi.inputs import WINDOW_DAYS, month_start, next_month
 from domain.members import Channel
+from domain.models import histories as model_histories
 from domain.referral_kfactor import KFactorWindow
 
 MAX_PERIOD_DAYS = 366
@@ -73,11 +74,13 @@ def check_options(*, gross_margin: float, horizon_weeks: float, churn_window_day
 
 
 async def rollups_behind(uow) -> bool:
-    """Have events been added (or days marked dirty) since the last refresh?"""
+    """Have events been added, days or members marked dirty (merges), members added or
+    tiers assigned since the last refresh?"""
     state = await uow.kpi.state()
     if state is None:
         return True
-    return await uow.kpi.max_event_id() > state.events_watermark or await uow.kpi.has_dirty()
+    return (await uow.kpi.max_event_id() > state.events_watermark
+            or await uow.kpi.has_dirty() or await uow.kpi.members_behind())
 
 
 async def refresh_kpi_rollups(*, uow, actor: str, now: datetime, full: bool = False):
@@ -120,18 +123,36 @@ async def funding_report(*, uow, as_of: date, start: date | None = None,
                   churn_window_days=churn_window_days)
     inputs = await uow.kpi.funding_inputs(as_of=as_of, start=start, end=end,
                                           churn_window_days=churn_window_days)
-    history = await uow.kpi.purchase_histories(as_of)
+    history = await uow.kpi.purchase_groups(as_of)
     if history is None:  # the rollups hold later days: read member_days up to as_of
-        history = await uow.histories.as_of(as_of, basis="purchases")
+        history = model_histories.group(await uow.histories.as_of(as_of, basis="purchases"))
+    fitted_on = history.fingerprint() if len(history) else None
+    fits = await uow.kpi.model_fits(fitted_on) if fitted_on else None
+    fit_start = None if fits or not fitted_on else await uow.kpi.latest_model_fits()
     as_of_time = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
     referral = await uow.referrals.cohort_counts(KFactorWindow(
         start=start, end=end + timedelta(days=1), as_of=as_of_time - timedelta(microseconds=1)))
     targets = [kpi_report.TargetInput(id=t.id, name=t.name, metric=t.metric,
                                       baseline=t.baseline, goal=t.goal, starts_on=t.starts_on,
                                       deadline=t.deadline) for t in await uow.kpi.targets()]
-    return kpi_report.assemble(inputs, options=options, history=history,
+    return kpi_report.assemble(inputs, options=options, history=history, fits=fits,
+                               fit_start=fit_start, fitted_on=fitted_on,
                                campaigns=await campaign_counts(uow), referral_counts=referral,
                                targets=targets)
+
+
+async def remember_model_fits(*, uow, report: kpi_report.FundingReport, now: datetime) -> bool:
+    """Store the model fits a funding report made (keyed by the fingerprint of the data
+    they were fitted on) so the next report over the same data reuses them and one over
+    changed data starts from them. False (nothing written) when the report reused fits
+    or made none."""
+    fits = report.ltv.fits_to_store
+    if fits is None:
+        return False
+    await uow.kpi.store_model_fits(fits, fingerprint=report.ltv.fitted_on,
+                                   as_of=report.as_of, buyers=report.ltv.buyers, now=now)
+    await uow.commit()
+    return True
 
 
 # --- targets ---------------------------------------------------------------------------

@@ -1,9 +1,13 @@
-"""What the KPI store hands back besides report inputs: stored targets and refresh runs."""
+"""What the KPI store hands back besides report inputs: stored targets, refresh runs and
+stored model fits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+
+from domain.models.bgnbd import BgNbdFit
+from domain.models.gamma_gamma import GammaGammaFit
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +19,14 @@ class RefreshResult:
     members: int  # members recomputed
     events_watermark: int
     latest_day: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFits:
+    """The BG/NBD and Gamma-Gamma fits of the predictive LTV on one data set."""
+
+    bgnbd: BgNbdFit
+    gamma_gamma: GammaGammaFit
 
 
 @dataclass(frozen=True, slots=True)

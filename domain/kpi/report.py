@@ -17,9 +17,10 @@ import numpy as np
 from domain.kpi import activity, anomalies, content, conversion, growth, hidden, money, retention
 from domain.kpi import targets as target_rules
 from domain.kpi.inputs import TRAILING_DAYS, WINDOW_DAYS, FundingInputs, month_start, next_month
+from domain.kpi.records import ModelFits
 from domain.models import bgnbd, gamma_gamma
 from domain.models.errors import ModelNotFittable
-from domain.models.histories import Histories
+from domain.models.histories import Grouped
 from domain.referral_kfactor import CohortCounts, KFactor, k_factor
 
 LTV_AGE_MONTHS = 12  # the historical LTV that LTV/CAC uses: revenue per member by month 12
@@ -146,6 +147,17 @@ class Ltv:
     bgnbd: bgnbd.BgNbdFit | None
     gamma_gamma: gamma_gamma.GammaGammaFit | None
     unavailable_reason: str | None
+    # a fingerprint of the data the fits were made on (histories.Grouped.fingerprint),
+    # and whether they were given (stored fits of the same data) rather than fitted now
+    fitted_on: str | None = None
+    fits_reused: bool = False
+
+    @property
+    def fits_to_store(self) -> ModelFits | None:
+        """Fits made by this report (not reused), to keep for the next one."""
+        if self.fitted_on is None or self.fits_reused or self.bgnbd is None:
+            return None
+        return ModelFits(bgnbd=self.bgnbd, gamma_gamma=self.gamma_gamma)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,17 +299,28 @@ def _span(cohort: date, n: int) -> list[date]:
     return out
 
 
-def predictive_ltv(history: Histories | None, options: Options, *,
-                   unavailable: str | None = None) -> tuple:
+def predictive_ltv(history: Grouped | None, options: Options, *,
+                   unavailable: str | None = None, fits: ModelFits | None = None,
+                   start: ModelFits | None = None) -> tuple:
     """BG/NBD (transactions) x Gamma-Gamma (value) fitted on buyers' purchase days up to
     the as-of day, time unit weeks: each buyer's expected revenue over the next
     `horizon_weeks`, discounted at `annual_discount_rate`. Returns (mean per buyer,
-    total, fits, reason when not fittable)."""
+    total, fits, reason when not fittable).
+
+    The buyers come grouped by (x, t_x, T) (`histories.Grouped`): each triple's value is
+    its count times the value of a buyer with the triple's mean spend (expected spend is
+    affine in the mean), so the sum equals the per-buyer sum. `fits` are fits already
+    made on these data (skipped here); otherwise the optimisers start from `start`."""
     if history is None or len(history) == 0:
         return None, None, None, None, unavailable or "no member has a purchase by asOf"
     try:
-        fit = bgnbd.fit(history.frequency, history.recency, history.age)
-        spend_fit = gamma_gamma.fit(history.frequency, history.monetary)
+        if fits is not None:
+            fit, spend_fit = fits.bgnbd, fits.gamma_gamma
+        else:
+            fit = bgnbd.fit(history.frequency, history.recency, history.age,
+                            weights=history.count, start=start.bgnbd.params if start else None)
+            spend_fit = gamma_gamma.fit(history.spend_frequency, history.spend_monetary,
+                                        start=start.gamma_gamma.params if start else None)
         values = gamma_gamma.predictive_ltv(
             fit.params, spend_fit.params, frequency=history.frequency,
             recency=history.recency, age=history.age, monetary=history.monetary,
@@ -305,7 +328,8 @@ def predictive_ltv(history: Histories | None, options: Options, *,
             annual_discount_rate=options.annual_discount_rate)
     except ModelNotFittable as error:
         return None, None, None, None, error.message
-    return float(values.mean()), float(values.sum()), fit, spend_fit, None
+    total = bgnbd.dot(history.count, values)
+    return total / len(history), total, fit, spend_fit, None
 
 
 def assess_target(target: TargetInput, current: float | None, as_of: date) -> TargetResult:
@@ -345,8 +369,9 @@ TARGET_METRICS = ("activity_rate", "paying_share", "period_conversion", "repeat_
                   "stickiness", "churn_rate", "ugc_share")
 
 
-def assemble(inputs: FundingInputs, *, options: Options, history: Histories | None = None,
-             history_unavailable: str | None = None,
+def assemble(inputs: FundingInputs, *, options: Options, history: Grouped | None = None,
+             history_unavailable: str | None = None, fits: ModelFits | None = None,
+             fit_start: ModelFits | None = None, fitted_on: str | None = None,
              campaigns: list[CampaignCounts] = (), referral_counts: list[CohortCounts] = (),
              targets: list[TargetInput] = ()) -> FundingReport:
     """Every KPI of the report from its inputs (see the module docstring)."""
@@ -381,13 +406,15 @@ def assemble(inputs: FundingInputs, *, options: Options, history: Histories | No
     # LTV
     hist_curve, hist_at, hist_months = historical_ltv(i)
     mean_ltv, total_ltv, fit, spend_fit, reason = predictive_ltv(
-        history, options, unavailable=history_unavailable)
+        history, options, unavailable=history_unavailable, fits=fits, start=fit_start)
     ltv = Ltv(historical=hist_curve, historical_at=hist_at, historical_months=hist_months,
               predictive=mean_ltv, predictive_total=total_ltv,
               buyers=len(history) if history is not None else 0,
               horizon_weeks=options.horizon_weeks,
               annual_discount_rate=options.annual_discount_rate, bgnbd=fit,
-              gamma_gamma=spend_fit, unavailable_reason=reason)
+              gamma_gamma=spend_fit, unavailable_reason=reason,
+              fitted_on=fitted_on if fit is not None else None,
+              fits_reused=fits is not None and fit is not None)
     # CAC
     cac = money.cac(acquisition_cost_minor=i.spend_by_channel,
                     new_members=i.acquired_by_channel)

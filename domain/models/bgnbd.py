@@ -156,7 +156,7 @@ def _every(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- fitting ----------------------------------------------------------------------------
 
 
-def fit(frequency, recency, age, *, start: BgNbdParams | None = None,
+def fit(frequency, recency, age, *, weights=None, start: BgNbdParams | None = None,
         compress: bool = True) -> BgNbdFit:
     """The maximum-likelihood BG/NBD parameters for these members.
 
@@ -165,16 +165,22 @@ def fit(frequency, recency, age, *, start: BgNbdParams | None = None,
     are computed per distinct value: the same likelihood, evaluated on far fewer rows
     when times are whole days. `compress=False` evaluates every term on every member's
     row (the baseline of `tierwise bench bgnbd`). The optimiser is
-    L-BFGS-B on log-parameters with the analytic gradient.
-    Raises ModelNotFittable with fewer than MIN_MEMBERS members or fewer than
-    MIN_REPEATERS members with a repeat transaction.
+    L-BFGS-B on log-parameters with the analytic gradient, from `start` when given (a
+    previous fit on similar data converges in a few iterations).
+    With `weights`, each row stands for that many members (rows already grouped, e.g.
+    `histories.Grouped`). Raises ModelNotFittable with fewer than MIN_MEMBERS members or
+    fewer than MIN_REPEATERS members with a repeat transaction.
     """
     x, t_x, age_ = histories.checked(frequency, recency, age)
-    _require_fittable(x)
-    if compress:
-        x, t_x, age_, weights = unique_triples(x, t_x, age_)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        _require_fittable(x, weights)
     else:
-        weights = np.ones_like(x)
+        _require_fittable(x)
+        if compress:
+            x, t_x, age_, weights = unique_triples(x, t_x, age_)
+        else:
+            weights = np.ones_like(x)
     data = _Data(x, t_x, age_, weights, grouped=compress)
     return _fit(data, start or _start(x, age_, weights))
 
@@ -199,11 +205,14 @@ def unique_triples(x, t_x, age) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return x[first], t_x[first], age[first], counts.astype(np.float64)
 
 
-def _require_fittable(x: np.ndarray) -> None:
-    if len(x) < MIN_MEMBERS:
-        raise ModelNotFittable(f"BG/NBD needs at least {MIN_MEMBERS} members, got {len(x)}",
+def _require_fittable(x: np.ndarray, weights: np.ndarray | None = None) -> None:
+    if weights is None:
+        weights = np.ones_like(x)
+    members = int(round(float(weights.sum())))
+    if members < MIN_MEMBERS:
+        raise ModelNotFittable(f"BG/NBD needs at least {MIN_MEMBERS} members, got {members}",
                                field="frequency")
-    repeaters = int(np.count_nonzero(x > 0))
+    repeaters = int(round(float(weights[x > 0].sum())))
     if repeaters < MIN_REPEATERS:
         raise ModelNotFittable(f"BG/NBD needs at least {MIN_REPEATERS} members with a repeat "
                                f"transaction, got {repeaters}", field="frequency")

@@ -650,8 +650,22 @@ kpi_member_summary = Table(
     Column("purchase_days", Integer, nullable=False),
     Column("revenue_minor", BigInteger, nullable=False),
     Column("first_purchase_revenue_minor", BigInteger, nullable=False),
-    Index("ix_kpi_member_summary_first_purchase", "first_purchase"),
+    # The member's UTC join day (members.joined_at), NULL once merged into another: the
+    # conversion counts read it here instead of joining members (kept by the refresh).
+    Column("joined_on", Date),
 )
+# Buyers only, covering every column the conversion counts and the model histories read
+# (grouped by (first_purchase, last_purchase, purchase_days) in index order).
+Index("ix_kpi_member_summary_buyers", kpi_member_summary.c.first_purchase,
+      kpi_member_summary.c.last_purchase, kpi_member_summary.c.purchase_days,
+      kpi_member_summary.c.revenue_minor, kpi_member_summary.c.first_purchase_revenue_minor,
+      kpi_member_summary.c.joined_on,
+      sqlite_where=kpi_member_summary.c.first_purchase.is_not(None),
+      postgresql_where=kpi_member_summary.c.first_purchase.is_not(None))
+# Summary rows whose join day is still to fill (rows the refresh just added).
+Index("ix_kpi_member_summary_joined_on_unset", kpi_member_summary.c.joined_on,
+      sqlite_where=kpi_member_summary.c.joined_on.is_(None),
+      postgresql_where=kpi_member_summary.c.joined_on.is_(None))
 
 # Per member and calendar month with any activity (month = its first day).
 kpi_member_months = Table(
@@ -719,6 +733,62 @@ kpi_member_trailing = Table(
     Column("d7", Integer, nullable=False),
     Column("d30", Integer, nullable=False),
     Column("prior30", Integer, nullable=False),
+    # The member's tier (members.tier_id) as counted in kpi_trailing_counts; no foreign key
+    # (kept by the refresh).
+    Column("tier_id", BigInteger),
+)
+
+# --- kpi report cache ---
+# Member-side rollups of the funding report and its model fits, kept by the KPI refresh
+# (`KpiRepository.refresh`) so a report never scans members. `kpi_member_state` holds one
+# row: the largest member id and tier-assignment id the rollups have seen; merges and
+# their undo mark the members dirty (kpi_dirty_members).
+kpi_member_state = Table(
+    "kpi_member_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("members_watermark", BigInteger, nullable=False),
+    Column("assignments_watermark", BigInteger, nullable=False),
+    Column("refreshed_at", UtcDateTime, nullable=False),
+)
+
+# Members not merged away, per UTC join day, acquisition channel and current tier
+# (tier_id 0: no tier).
+kpi_joined_days = Table(
+    "kpi_joined_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("tier_id", BigInteger, primary_key=True),
+    Column("members", Integer, nullable=False),
+)
+
+# kpi_member_trailing counted per tier (0: no tier), active days in the 30-day window (d30)
+# and whether the member was active in the 7 days (in_week), on the latest day (on_day)
+# and in the 30 days before the window (prior), each 0 or 1.
+kpi_trailing_counts = Table(
+    "kpi_trailing_counts",
+    metadata,
+    Column("tier_id", BigInteger, primary_key=True),
+    Column("d30", Integer, primary_key=True),
+    Column("in_week", Integer, primary_key=True),
+    Column("on_day", Integer, primary_key=True),
+    Column("prior", Integer, primary_key=True),
+    Column("members", Integer, nullable=False),
+)
+
+# BG/NBD and Gamma-Gamma fits keyed by a fingerprint of the data they were fitted on (the
+# buyers' (x, t_x, T) triples and repeat spend): a report over the same data reuses them,
+# one over changed data starts its optimiser from the latest fit.
+kpi_model_fits = Table(
+    "kpi_model_fits",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("buyers", BigInteger, nullable=False),
+    Column("bgnbd", JSON, nullable=False),
+    Column("gamma_gamma", JSON),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
 )
 
 # --- simulation_runs ---

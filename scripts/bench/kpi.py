@@ -83,6 +83,9 @@ def run(args) -> int:
         if _state_missing(path):
             print(f"set-up: rollups rebuilt for the current schema in "
                   f"{asyncio.run(_refresh(path, full=True)):.1f} s")
+        elif _state_missing(path, "kpi_member_state"):
+            print(f"set-up: member-side KPI rollups built for the current schema in "
+                  f"{asyncio.run(_refresh(path, full=False)):.1f} s")
         baseline_s = _baseline(path)
         report_s, report = asyncio.run(_report(path, end))
         ingest_s, refresh_s = asyncio.run(_ingest(path, count=args.ingest, day=end,
@@ -226,6 +229,10 @@ async def _report(path: Path, as_of: date):
         async with db.unit_of_work(write=False) as uow:
             report = await kpi_reports.funding_report(uow=uow, as_of=as_of,
                                                       today=datetime.now(UTC).date())
+        if report.ltv.fits_to_store is not None:  # as the GraphQL resolver does
+            async with db.unit_of_work() as uow:
+                await kpi_reports.remember_model_fits(uow=uow, report=report,
+                                                      now=datetime.now(UTC))
         return time.perf_counter() - started, report
     finally:
         await db.dispose()
@@ -265,10 +272,10 @@ async def _ingest(path: Path, *, count: int, day: date, seed: int) -> tuple[floa
     return ingest_s, await _refresh(path, full=False)
 
 
-def _state_missing(path: Path) -> bool:
+def _state_missing(path: Path, table: str = "kpi_state") -> bool:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute("SELECT count(*) FROM kpi_state").fetchone()[0] == 0
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
     finally:
         conn.close()
 

@@ -8,6 +8,7 @@ import random
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -23,14 +24,17 @@ from domain.kpi.inputs import (
     months_between,
     next_month,
 )
+from domain.models import histories as model_histories
 from domain.store import bulk
 from domain.store.tables import (
     events,
     kpi_activity_days,
     kpi_cohort_months,
+    kpi_joined_days,
     kpi_member_months,
     kpi_member_summary,
     kpi_member_trailing,
+    kpi_trailing_counts,
     members,
     tiers,
 )
@@ -255,13 +259,24 @@ async def test_purchase_histories_from_the_summary_match_member_days(database, c
     assert len(fast) == len(slow) > 10
     for column in ("member_ids", "frequency", "recency", "age", "monetary"):
         assert (getattr(fast, column) == getattr(slow, column)).all(), column
+    # grouped by (x, t_x, T) in SQL: the same buyers as grouping the per-member rows
+    async with database.unit_of_work(write=False) as uow:
+        grouped = await uow.kpi.purchase_groups(as_of)
+        assert await uow.kpi.purchase_groups(as_of - timedelta(days=3)) is None
+    expected = model_histories.group(slow)
+    assert len(grouped) == len(slow) and grouped.fingerprint() == expected.fingerprint()
+    order, want = (np.lexsort((g.age, g.recency, g.frequency)) for g in (grouped, expected))
+    for column in ("frequency", "recency", "age", "count"):
+        assert (getattr(grouped, column)[order] == getattr(expected, column)[want]).all()
+    assert grouped.monetary[order] == pytest.approx(expected.monetary[want], rel=1e-12)
 
 
 async def _rollups(db) -> dict[str, list]:
     async with db.engine.connect() as conn:
         return {t.name: sorted(tuple(r) for r in (await conn.execute(select(t))).all())
                 for t in (kpi_activity_days, kpi_member_summary, kpi_member_months,
-                          kpi_cohort_months, kpi_member_trailing)}
+                          kpi_cohort_months, kpi_member_trailing, kpi_trailing_counts,
+                          kpi_joined_days)}
 
 
 async def test_incremental_refresh_of_many_new_events_equals_a_full_rebuild(database,

@@ -10,7 +10,9 @@ import pytest
 from domain.kpi import activity, hidden, money
 from domain.kpi import report as kpi_report
 from domain.kpi.inputs import CohortMatrix, FundingInputs, months_between
+from domain.kpi.records import ModelFits
 from domain.kpi.targets import TargetStatus
+from domain.models import bgnbd, gamma_gamma, histories
 
 
 def test_stickiness_from_totals():
@@ -95,3 +97,35 @@ def test_report_properties_on_random_inputs(seed):
     suppressed = kpi_report.assemble(inputs, options=kpi_report.Options(min_group_size=25))
     for row in suppressed.cohort_retention:
         assert row.suppressed == (row.size is None) and (row.suppressed or row.size >= 25)
+
+
+def test_predictive_ltv_over_grouped_buyers_equals_the_per_buyer_sum():
+    """Buyers grouped by (x, t_x, T) with their mean spend give the per-buyer fits and the
+    per-buyer sum of expected value (spend is affine in the mean for a given x)."""
+    rng = np.random.default_rng(4)
+    x, t_x, age = bgnbd.simulate_bgnbd(bgnbd.BgNbdParams(r=0.8, alpha=6.0, a=0.9, b=3.0),
+                                       n=3_000, T=rng.integers(10, 40, 3_000) / 1.0, rng=rng)
+    t_x, age = bgnbd.discretise_days(t_x, age_days=np.round(age * 7), rng=rng)
+    monetary = gamma_gamma.simulate_gamma_gamma(
+        gamma_gamma.GammaGammaParams(p=6.0, q=4.0, gamma=900.0), frequency=x, rng=rng)
+    buyers = histories.Histories(member_ids=np.arange(len(x)), frequency=x, recency=t_x,
+                                 age=age, monetary=monetary)
+    grouped = histories.group(buyers)
+    assert len(grouped) == len(buyers) and len(grouped.frequency) < len(buyers)
+    options = kpi_report.Options(horizon_weeks=26.0, annual_discount_rate=0.1)
+    mean, total, fit, spend_fit, reason = kpi_report.predictive_ltv(grouped, options)
+    assert reason is None
+    per_buyer_fit = bgnbd.fit(x, t_x, age)
+    per_buyer_spend = gamma_gamma.fit(x, monetary)
+    assert fit.params.as_array() == pytest.approx(per_buyer_fit.params.as_array(), rel=1e-6)
+    assert spend_fit.params.as_array() == pytest.approx(per_buyer_spend.params.as_array(),
+                                                        rel=1e-6)
+    values = gamma_gamma.predictive_ltv(fit.params, spend_fit.params, frequency=x,
+                                        recency=t_x, age=age, monetary=monetary,
+                                        horizon_weeks=26.0, annual_discount_rate=0.1)
+    assert total == pytest.approx(values.sum(), rel=1e-10)
+    assert mean == pytest.approx(values.mean(), rel=1e-10)
+    # the same fits given (as stored ones are) skip fitting and give the same values
+    again = kpi_report.predictive_ltv(grouped, options,
+                                      fits=ModelFits(bgnbd=fit, gamma_gamma=spend_fit))
+    assert again == (mean, total, fit, spend_fit, None)

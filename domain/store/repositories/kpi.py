@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 
 import numpy as np
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     select,
     true,
     type_coerce,
@@ -49,8 +51,10 @@ from domain.kpi.inputs import (
     months_between,
     next_month,
 )
-from domain.kpi.records import RefreshResult, StoredTarget
+from domain.kpi.records import ModelFits, RefreshResult, StoredTarget
 from domain.models import histories as model_histories
+from domain.models.bgnbd import BgNbdFit, BgNbdParams
+from domain.models.gamma_gamma import GammaGammaFit, GammaGammaParams
 from domain.referrals import RewardStatus
 from domain.store.repositories.activity import _aggregate, utc_day
 from domain.store.tables import (
@@ -62,16 +66,21 @@ from domain.store.tables import (
     kpi_cohort_months,
     kpi_dirty_days,
     kpi_dirty_members,
+    kpi_joined_days,
     kpi_member_months,
+    kpi_member_state,
     kpi_member_summary,
     kpi_member_trailing,
+    kpi_model_fits,
     kpi_state,
     kpi_targets,
     kpi_touched_members,
+    kpi_trailing_counts,
     member_days,
     member_merges,
     members,
     referral_rewards,
+    tier_assignments,
     tiers,
 )
 
@@ -94,6 +103,15 @@ new_cells = Table(
     *(Column(name, BigInteger, nullable=False) for name in _CELL_ADDITIVE),
     prefixes=["TEMPORARY"],
 )
+# The members whose kpi_member_trailing rows one step changes (kpi_trailing_counts moves
+# by their contributions before and after): a temporary table like kpi_new_cells.
+moving = Table(
+    "kpi_trailing_moving", MetaData(),
+    Column("member_id", BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+_COUNT_KEYS = ["tier_id", "d30", "in_week", "on_day", "prior"]
+FITS_KEPT = 20  # model fits kept in kpi_model_fits (the latest)
 # The trailing windows kept per member, as (first, last) days before the anchor day.
 _TRAILING = {"d1": (0, 0), "d7": (WEEK_DAYS - 1, 0), "d30": (WINDOW_DAYS - 1, 0),
              "prior30": (2 * WINDOW_DAYS - 1, WINDOW_DAYS)}
@@ -103,7 +121,8 @@ _CHUNK = 500
 md = member_days
 summary = kpi_member_summary
 months_t = kpi_member_months
-_PURCHASE_DAY = md.c.purchases > 0
+# literal 0, not a bound parameter: SQLite then reads the partial purchase-day index alone
+_PURCHASE_DAY = md.c.purchases > literal_column("0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +130,14 @@ class KpiState:
     events_watermark: int
     latest_day: date | None
     refreshed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberMarks:
+    """The largest member id and tier-assignment id (the member-side watermarks)."""
+
+    members: int
+    assignments: int
 
 
 def _as_date(value) -> date | None:
@@ -173,6 +200,27 @@ class KpiRepository:
     async def max_event_id(self) -> int:
         return (await self.conn.execute(select(func.max(events.c.id)))).scalar() or 0
 
+    async def member_marks(self) -> MemberMarks | None:
+        """The member watermarks of the last refresh (None: never refreshed)."""
+        row = (await self.conn.execute(select(kpi_member_state)
+                                       .where(kpi_member_state.c.id == 1))).first()
+        return MemberMarks(row.members_watermark, row.assignments_watermark) if row else None
+
+    async def member_tops(self) -> MemberMarks:
+        """The largest member id and tier-assignment id now (primary-key reads)."""
+        members_top = (await self.conn.execute(select(func.max(members.c.id)))).scalar()
+        assignments_top = (await self.conn.execute(
+            select(func.max(tier_assignments.c.id)))).scalar()
+        return MemberMarks(members_top or 0, assignments_top or 0)
+
+    async def members_behind(self) -> bool:
+        """Were members added or re-tiered since the last refresh (or never refreshed)?"""
+        seen = await self.member_marks()
+        if seen is None:
+            return True
+        tops = await self.member_tops()
+        return tops.members > seen.members or tops.assignments > seen.assignments
+
     async def mark_dirty(self, *, days=(), member_ids=()) -> None:
         """Have the next refresh recompute these days and members (call it where
         member_days rows change other than by new events: merges, undo, erasure)."""
@@ -185,6 +233,25 @@ class KpiRepository:
     # --- refresh --------------------------------------------------------------------
 
     async def refresh(self, *, now: datetime, full: bool = False) -> RefreshResult:
+        """Bring every KPI rollup up to date: the event side (`_refresh_events`), then the
+        member side (join days, tiers and join days copied into the per-member rows) for
+        members added, re-tiered or marked dirty (merges) since the member watermarks."""
+        seen = await self.member_marks()
+        tops = await self.member_tops()
+        dirty_ids = [i for (i,) in await self.conn.execute(select(kpi_dirty_members.c.member_id))]
+        result = await self._refresh_events(now=now, full=full)
+        if result.full or seen is None:
+            await self._rebuild_members()
+        else:
+            await self._members_changed(seen, tops, dirty_ids)
+        values = dict(members_watermark=tops.members, assignments_watermark=tops.assignments,
+                      refreshed_at=now)
+        statement = self._insert(kpi_member_state).values(id=1, **values)
+        await self.conn.execute(statement.on_conflict_do_update(index_elements=["id"],
+                                                                set_=values))
+        return result
+
+    async def _refresh_events(self, *, now: datetime, full: bool) -> RefreshResult:
         state = await self.state()
         top = await self.max_event_id()
         if state is None or full:
@@ -321,6 +388,7 @@ class KpiRepository:
         await self.conn.execute(summary.insert().from_select(
             self._SUMMARY_COLUMNS, self._summaries(md.c.member_id.in_(touched))))
         await self._fill_first_purchase_revenue(summary.c.member_id.in_(touched))
+        await self._fill_joined_on(summary.c.member_id.in_(touched))
         await self.conn.execute(months_t.insert().from_select(
             self._MONTH_COLUMNS, self._member_months(md.c.member_id.in_(touched))))
         after = await self._read_contributions(months_t.c.member_id.in_(touched))
@@ -398,13 +466,7 @@ class KpiRepository:
             .where((self._month(m.first) < self._month(s_.first_active))
                    | (self._month(m.first_purchase) < self._month(s_.first_purchase))))]
         if anchor is not None:  # new cells inside the trailing windows of the anchor
-            await self._upsert_adding(kpi_member_trailing, ["member_id"], select(
-                c.member_id, *(_sum(case((and_(c.day >= anchor - timedelta(days=lo),
-                                               c.day <= anchor - timedelta(days=hi)), 1),
-                                         else_=0)) for lo, hi in _TRAILING.values()))
-                .where(c.new_cell == 1, c.day >= anchor - timedelta(days=_TRAILING_SPAN - 1),
-                       c.day <= anchor).group_by(c.member_id),
-                ["member_id", *_TRAILING])
+            await self._add_to_trailing(anchor)
         for start in range(0, len(moved), _CHUNK):
             await self.conn.execute(delete(new_cells).where(
                 c.member_id.in_(moved[start:start + _CHUNK])))
@@ -461,11 +523,58 @@ class KpiRepository:
                 first_purchase_revenue_minor=s_.first_purchase_revenue_minor)))
         await self._fill_first_purchase_revenue(summary.c.member_id.in_(
             select(c.member_id).where(c.bought == 1)))
+        await self._fill_joined_on(summary.c.joined_on.is_(None))  # new rows (partial index)
         await self.conn.execute(delete(new_cells))
         if moved:
             await self.mark_dirty(member_ids=moved)
             await self._incremental([])
         return touched
+
+    async def _add_to_trailing(self, anchor: date) -> None:
+        """Add the new cells (kpi_new_cells) inside the trailing windows ending on `anchor`
+        to the members' trailing counts, and move kpi_trailing_counts by the difference:
+        one grouped pass over the changed members reads each one's key before (its row)
+        and after (its row plus the increments)."""
+        c, t = new_cells.c, kpi_member_trailing.c
+        increments = (select(c.member_id, *(
+            _sum(case((and_(c.day >= anchor - timedelta(days=lo),
+                            c.day <= anchor - timedelta(days=hi)), 1), else_=0)).label(name)
+            for name, (lo, hi) in _TRAILING.items()))
+            .where(c.new_cell == 1, c.day >= anchor - timedelta(days=_TRAILING_SPAN - 1),
+                   c.day <= anchor).group_by(c.member_id).subquery())
+        i = increments.c
+
+        def flag(count):
+            return case((count > 0, 1), else_=0)
+
+        tier = case((t.member_id.is_(None), func.coalesce(self._tier_of(i.member_id),
+                                                          literal(0))),
+                    else_=func.coalesce(t.tier_id, literal(0)))
+        key = (tier, t.d30, flag(t.d7), flag(t.d1), flag(t.prior30),
+               func.coalesce(t.d30, 0) + i.d30, flag(func.coalesce(t.d7, 0) + i.d7),
+               flag(func.coalesce(t.d1, 0) + i.d1), flag(func.coalesce(t.prior30, 0) + i.prior30))
+        delta: dict[tuple, int] = defaultdict(int)
+        for tier_id, d30, week, day, prior, *after, n in await self.conn.execute(
+                select(*key, func.count())
+                .select_from(increments.outerjoin(kpi_member_trailing,
+                                                  t.member_id == i.member_id))
+                .group_by(*key)):
+            if d30 is not None:  # the member had a row: its contribution before
+                delta[(tier_id, d30, week, day, prior)] -= n
+            delta[(tier_id, *after)] += n
+        await self._upsert_adding(kpi_member_trailing, ["member_id"], select(
+            i.member_id, *(i[name] for name in _TRAILING), self._tier_of(i.member_id)),
+            ["member_id", *_TRAILING, "tier_id"], kept=["tier_id"])
+        changes = [dict(zip(_COUNT_KEYS, k, strict=True), members=n)
+                   for k, n in delta.items() if n]
+        if changes:
+            statement = self._insert(kpi_trailing_counts)
+            await self.conn.execute(statement.on_conflict_do_update(
+                index_elements=_COUNT_KEYS,
+                set_={"members": kpi_trailing_counts.c.members + statement.excluded.members}),
+                changes)
+            await self.conn.execute(delete(kpi_trailing_counts).where(
+                kpi_trailing_counts.c.members == 0))
 
     async def _trailing_to(self, anchor: date | None, latest: date | None) -> None:
         """Move the per-member trailing counts from windows ending on `anchor` to windows
@@ -475,6 +584,7 @@ class KpiRepository:
         t = kpi_member_trailing
         if latest is None:
             await self.conn.execute(delete(t))
+            await self.conn.execute(delete(kpi_trailing_counts))
             return
         if anchor == latest:
             return
@@ -486,6 +596,7 @@ class KpiRepository:
                                             else_=0)) for lo, hi in _TRAILING.values()))
                 .where(md.c.day >= latest - timedelta(days=_TRAILING_SPAN - 1),
                        md.c.day <= latest).group_by(md.c.member_id)))
+            await self._rebuild_trailing_counts()
             return
         changes, days = [], set()
         for lo, hi in _TRAILING.values():
@@ -500,19 +611,28 @@ class KpiRepository:
                           else_=0))
                 - _sum(case((and_(md.c.day >= leaving[0], md.c.day <= leaving[1]), 1),
                             else_=0)))
-        await self._upsert_adding(t, ["member_id"], select(md.c.member_id, *changes)
-                                  .where(md.c.day.in_(sorted(days)))
-                                  .group_by(md.c.member_id), ["member_id", *_TRAILING])
-        await self.conn.execute(delete(t).where(t.c.d1 == 0, t.c.d7 == 0, t.c.d30 == 0,
-                                                t.c.prior30 == 0))
+        edge = md.c.day.in_(sorted(days))
 
-    async def _upsert_adding(self, table, keys: list[str], query, columns: list[str]) -> None:
-        """INSERT the query's rows; on a key conflict add the other columns to the row's."""
+        async def move_edges():
+            await self._upsert_adding(t, ["member_id"], select(
+                md.c.member_id, *changes, self._tier_of(md.c.member_id))
+                .where(edge).group_by(md.c.member_id), ["member_id", *_TRAILING, "tier_id"],
+                kept=["tier_id"])
+            await self.conn.execute(delete(t).where(t.c.d1 == 0, t.c.d7 == 0, t.c.d30 == 0,
+                                                    t.c.prior30 == 0))
+
+        await self._moving_trailing(select(md.c.member_id).where(edge).distinct(), move_edges)
+
+    async def _upsert_adding(self, table, keys: list[str], query, columns: list[str], *,
+                             kept: tuple | list = ()) -> None:
+        """INSERT the query's rows; on a key conflict add the other columns to the row's
+        (but leave the `kept` ones as they are)."""
         # (a WHERE before ON CONFLICT: SQLite cannot parse `FROM t ON CONFLICT` otherwise)
         statement = self._insert(table).from_select(columns, query.where(true()))
         await self.conn.execute(statement.on_conflict_do_update(
             index_elements=keys, set_={col: table.c[col] + statement.excluded[col]
-                                       for col in columns if col not in keys}))
+                                       for col in columns if col not in keys
+                                       and col not in kept}))
 
     async def _read_contributions(self, where) -> dict[tuple[str, date, date], tuple[int, int]]:
         out = {}
@@ -521,6 +641,119 @@ class KpiRepository:
                     self._contributions(where, basis)):
                 out[(b, _as_date(cohort), _as_date(month))] = (n, int(revenue))
         return out
+
+    # --- member side: join days, tiers and join days copied for the report -------------
+
+    def _tier_of(self, member_id):
+        """The member's current tier id, as a scalar subquery."""
+        return select(members.c.tier_id).where(members.c.id == member_id).scalar_subquery()
+
+    async def _fill_joined_on(self, where) -> None:
+        """kpi_member_summary.joined_on of the rows matching `where`: the member's UTC join
+        day, NULL when merged into another."""
+        joined_on = (select(self._joined_day())
+                     .where(members.c.id == summary.c.member_id,
+                            members.c.status == "active").scalar_subquery())
+        await self.conn.execute(update(summary).where(where).values(joined_on=joined_on))
+
+    def _counts_key(self):
+        t = kpi_member_trailing.c
+        return (func.coalesce(t.tier_id, literal(0)), t.d30, case((t.d7 > 0, 1), else_=0),
+                case((t.d1 > 0, 1), else_=0), case((t.prior30 > 0, 1), else_=0))
+
+    async def _add_trailing_counts(self, sign: int) -> None:
+        """Add (sign 1) or take away (-1) the kpi_trailing_counts contributions of the
+        trailing rows of the `moving` members."""
+        t = kpi_member_trailing
+        key = self._counts_key()
+        await self._upsert_adding(kpi_trailing_counts, _COUNT_KEYS, select(
+            *key, func.count() * sign)
+            .select_from(t.join(moving, moving.c.member_id == t.c.member_id)).group_by(*key),
+            [*_COUNT_KEYS, "members"])
+
+    async def _moving_trailing(self, member_ids, change) -> None:
+        """Run `change()`, which rewrites the kpi_member_trailing rows of (only) the members
+        `member_ids` selects (distinct), and move kpi_trailing_counts by those members'
+        contributions before and after."""
+        await self.conn.execute(CreateTable(moving, if_not_exists=True))
+        await self.conn.execute(delete(moving))
+        await self.conn.execute(moving.insert().from_select(["member_id"], member_ids))
+        await self._add_trailing_counts(-1)
+        await change()
+        await self._add_trailing_counts(1)
+        await self.conn.execute(delete(kpi_trailing_counts).where(
+            kpi_trailing_counts.c.members == 0))
+        await self.conn.execute(delete(moving))
+
+    async def _rebuild_trailing_counts(self, *, fill_tiers: bool = True) -> None:
+        """kpi_trailing_counts from every trailing row (after setting each row's tier)."""
+        t = kpi_member_trailing
+        if fill_tiers:
+            await self.conn.execute(update(t).values(tier_id=self._tier_of(t.c.member_id)))
+        await self.conn.execute(delete(kpi_trailing_counts))
+        key = self._counts_key()
+        await self.conn.execute(kpi_trailing_counts.insert().from_select(
+            [*_COUNT_KEYS, "members"], select(*key, func.count()).group_by(*key)))
+
+    async def _insert_joined(self, where) -> None:
+        """kpi_joined_days rows of the members matching `where` (merged ones left out)."""
+        day = self._joined_day()
+        tier = func.coalesce(members.c.tier_id, literal(0))
+        merged = (select(member_merges.c.id)
+                  .where(member_merges.c.merged_id == members.c.id,
+                         member_merges.c.undone_at.is_(None)).exists())
+        await self.conn.execute(kpi_joined_days.insert().from_select(
+            ["day", "channel", "tier_id", "members"],
+            select(day, members.c.channel, tier, func.count()).where(where, ~merged)
+            .group_by(day, members.c.channel, tier)))
+
+    async def _rebuild_members(self) -> None:
+        """Every member-side rollup from members: join days, the summaries' join days, the
+        trailing rows' tiers and the trailing counts."""
+        await self.conn.execute(delete(kpi_joined_days))
+        await self._insert_joined(literal(True))
+        await self._fill_joined_on(literal(True))
+        await self._rebuild_trailing_counts()
+
+    async def _members_changed(self, seen: MemberMarks, tops: MemberMarks,
+                               dirty_ids: list[int]) -> None:
+        """Members added (id above the watermark), re-tiered (tier assignments above
+        theirs) or dirty (merges, undo): their trailing rows take their current tier and
+        the join days of all of them are recounted. The summaries of dirty members were
+        recomputed (join day included) by the event side."""
+        retiered = (select(tier_assignments.c.member_id)
+                    .where(tier_assignments.c.id > seen.assignments,
+                           tier_assignments.c.id <= tops.assignments))
+        if tops.assignments > seen.assignments:
+            t = kpi_member_trailing
+
+            async def retier():
+                await self.conn.execute(update(t).where(t.c.member_id.in_(
+                    select(moving.c.member_id))).values(tier_id=self._tier_of(t.c.member_id)))
+
+            await self._moving_trailing(retiered.distinct(), retier)
+        day = self._joined_day()
+        days: set[date] = set()
+        sources = []
+        if tops.members > seen.members:
+            sources.append(members.c.id > seen.members)
+        if tops.assignments > seen.assignments:
+            sources.append(members.c.id.in_(retiered))
+        sources += [members.c.id.in_(dirty_ids[i:i + _CHUNK])
+                    for i in range(0, len(dirty_ids), _CHUNK)]
+        for where in sources:
+            days |= {_as_date(d) for (d,) in await self.conn.execute(
+                select(day).where(where).distinct())}
+        if len(days) > FULL_REBUILD_DAYS:
+            await self.conn.execute(delete(kpi_joined_days))
+            await self._insert_joined(literal(True))
+            return
+        for first, last in _runs(sorted(days)):
+            await self.conn.execute(delete(kpi_joined_days).where(
+                kpi_joined_days.c.day >= first, kpi_joined_days.c.day <= last))
+            await self._insert_joined(and_(members.c.joined_at >= _midnight(first),
+                                           members.c.joined_at < _midnight(
+                                               last + timedelta(days=1))))
 
     # --- inputs of the funding report -------------------------------------------------
 
@@ -544,22 +777,13 @@ class KpiRepository:
 
     async def _joined(self, *, until: date) -> _Joined:
         """Members (not merged away) who joined by the end of `until`, counted per
-        channel, tier and UTC join day: one scan of members for every count by join
-        date the report needs."""
-        day = self._joined_day()
-        cond = members.c.joined_at < _midnight(until + timedelta(days=1))
-        key = (members.c.channel, members.c.tier_id, day)
-        counts: dict = defaultdict(int)
-        for channel, tier_id, d, n in await self.conn.execute(
-                select(*key, func.count()).where(cond).group_by(*key)):
-            counts[(channel, tier_id, _as_date(d))] += n
-        merged = (select(*key, func.count())
-                  .select_from(member_merges.join(members,
-                                                  members.c.id == member_merges.c.merged_id))
-                  .where(member_merges.c.undone_at.is_(None), cond).group_by(*key))
-        for channel, tier_id, d, n in await self.conn.execute(merged):
-            counts[(channel, tier_id, _as_date(d))] -= n
-        return _Joined({k: v for k, v in counts.items() if v})
+        channel, tier and UTC join day, from kpi_joined_days (kept by the refresh): every
+        count by join date the report needs."""
+        j = kpi_joined_days.c
+        return _Joined({(channel, tier_id or None, _as_date(day)): n
+                        for day, channel, tier_id, n in await self.conn.execute(
+                            select(j.day, j.channel, j.tier_id, j.members)
+                            .where(j.day <= until, j.members != 0))})
 
     def _joined_day(self):
         if self._pg:
@@ -661,15 +885,13 @@ class KpiRepository:
         )
 
     async def _trailing_kept(self, tier_keys) -> dict:
-        """`_trailing` for the latest day and the default churn window, from the
-        per-member counts the refresh keeps (no member_days scan)."""
-        t = kpi_member_trailing.c
-        rows = await self.conn.execute(
-            select(members.c.tier_id, t.d30, func.count(), _sum(case((t.d7 > 0, 1), else_=0)),
-                   _sum(case((t.d1 > 0, 1), else_=0)), _sum(case((t.prior30 > 0, 1), else_=0)),
-                   _sum(case((and_(t.prior30 > 0, t.d30 == 0), 1), else_=0)))
-            .select_from(kpi_member_trailing.join(members, members.c.id == t.member_id))
-            .group_by(members.c.tier_id, t.d30))
+        """`_trailing` for the latest day and the default churn window, from the trailing
+        counts per tier the refresh keeps (kpi_trailing_counts: a few hundred rows)."""
+        c = kpi_trailing_counts.c
+        rows = [(tier_id or None, d30, n, n * in_week, n * on_day, n * prior,
+                 n * prior * (d30 == 0))
+                for tier_id, d30, in_week, on_day, prior, n in await self.conn.execute(
+                    select(c.tier_id, c.d30, c.in_week, c.on_day, c.prior, c.members))]
         return self._window_counts(rows, tier_keys)
 
     @staticmethod
@@ -720,20 +942,19 @@ class KpiRepository:
             md.c.day >= start, md.c.day <= end))).scalar_one()
 
     async def _payers_joined_before(self, joined_before: date, *, purchase_before: date) -> int:
+        """Members (not merged away) who joined before `joined_before` with a first
+        purchase before `purchase_before` (the summary's join day: no members join)."""
         return (await self.conn.execute(
-            select(func.count()).select_from(summary.join(members,
-                                                          members.c.id == summary.c.member_id))
-            .where(summary.c.first_purchase < purchase_before,
-                   members.c.joined_at < _midnight(joined_before),
-                   members.c.status == 'active'))).scalar_one()
+            select(func.count()).where(summary.c.first_purchase < purchase_before,
+                                       summary.c.joined_on < joined_before))).scalar_one()
 
     async def _converted(self, start: date, end: date) -> int:
+        """Members (not merged away) who joined before `start` with a first purchase in
+        [start, end]."""
         return (await self.conn.execute(
-            select(func.count()).select_from(summary.join(members,
-                                                          members.c.id == summary.c.member_id))
-            .where(summary.c.first_purchase >= start, summary.c.first_purchase <= end,
-                   members.c.joined_at < _midnight(start),
-                   members.c.status == 'active'))).scalar_one()
+            select(func.count()).where(summary.c.first_purchase >= start,
+                                       summary.c.first_purchase <= end,
+                                       summary.c.joined_on < start))).scalar_one()
 
     async def _months(self, as_of: date, latest: date | None, joined: _Joined
                       ) -> tuple[list[date], dict]:
@@ -865,6 +1086,55 @@ class KpiRepository:
             first_to_last_days=columns[2], first_to_as_of_days=columns[3],
             repeat_revenue=columns[4])
 
+    async def purchase_groups(self, as_of: date) -> model_histories.Grouped | None:
+        """Buyers' purchase histories up to `as_of`, grouped by (x, t_x, T) in SQL (one
+        covering-index pass), plus each repeat buyer's (x, repeat revenue) for the spend
+        model; None when the summary holds days after `as_of`."""
+        state = await self.state()
+        if state is None or (state.latest_day is not None and state.latest_day > as_of):
+            return None
+        s = summary.c
+        repeat_revenue = s.revenue_minor - s.first_purchase_revenue_minor
+        key = (s.first_purchase, s.last_purchase, s.purchase_days)
+        triples = (await self.conn.execute(
+            select(s.purchase_days, self._days_between(s.first_purchase, s.last_purchase),
+                   self._days_between(s.first_purchase, literal(as_of, Date)), func.count(),
+                   _sum(repeat_revenue))
+            .where(s.first_purchase.is_not(None)).group_by(*key))).all()
+        spend = (await self.conn.execute(
+            select(s.purchase_days, repeat_revenue)
+            .where(s.first_purchase.is_not(None), s.purchase_days > 1))).all()
+        t, r = _int_columns(triples, 5), _int_columns(spend, 2)
+        return model_histories.grouped_from_days(
+            transaction_days=t[0], first_to_last_days=t[1], first_to_as_of_days=t[2],
+            count=t[3], repeat_revenue=t[4], spend_transaction_days=r[0],
+            spend_repeat_revenue=r[1])
+
+    async def model_fits(self, fingerprint: str) -> ModelFits | None:
+        """The fits stored for data with this fingerprint."""
+        row = (await self.conn.execute(select(kpi_model_fits).where(
+            kpi_model_fits.c.fingerprint == fingerprint))).first()
+        return _fits(row) if row else None
+
+    async def latest_model_fits(self) -> ModelFits | None:
+        """The most recently stored fits (a starting point for the next fit)."""
+        row = (await self.conn.execute(select(kpi_model_fits).order_by(
+            kpi_model_fits.c.created_at.desc()).limit(1))).first()
+        return _fits(row) if row else None
+
+    async def store_model_fits(self, fits: ModelFits, *, fingerprint: str, as_of: date,
+                               buyers: int, now: datetime) -> None:
+        """Keep the fits of data with this fingerprint (and only the latest FITS_KEPT)."""
+        await self.conn.execute(self._insert(kpi_model_fits).values(
+            fingerprint=fingerprint, as_of=as_of, buyers=buyers,
+            bgnbd=_fit_json(fits.bgnbd, fits.bgnbd.params.as_array()),
+            gamma_gamma=_fit_json(fits.gamma_gamma, fits.gamma_gamma.params.as_array()),
+            created_at=now).on_conflict_do_nothing())
+        kept = (select(kpi_model_fits.c.fingerprint)
+                .order_by(kpi_model_fits.c.created_at.desc()).limit(FITS_KEPT))
+        await self.conn.execute(delete(kpi_model_fits).where(
+            kpi_model_fits.c.fingerprint.not_in(kept.scalar_subquery())))
+
     def _days_between(self, first, last):
         """Whole days from the Date `first` to the Date `last`, as SQL."""
         if self._pg:
@@ -907,6 +1177,42 @@ class KpiRepository:
                                                             **values)
         await self.conn.execute(statement.on_conflict_do_update(
             index_elements=["channel", "month"], set_=values))
+
+
+def _int_columns(rows, width: int) -> np.ndarray:
+    """Integer result rows as `width` column arrays (numpy reads the rows' values in one
+    pass: no tuple per row)."""
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows) * width)
+    return flat.reshape(len(rows), width).T
+
+
+def _fit_json(fit, params: np.ndarray) -> dict:
+    return dict(params=[float(v) for v in params], log_likelihood=float(fit.log_likelihood),
+                n=int(fit.n), converged=bool(fit.converged), iterations=int(fit.iterations),
+                message=str(fit.message))
+
+
+def _fits(row) -> ModelFits:
+    b, g = row.bgnbd, row.gamma_gamma
+    return ModelFits(
+        bgnbd=BgNbdFit(params=BgNbdParams(*b["params"]), log_likelihood=b["log_likelihood"],
+                       n=b["n"], converged=b["converged"], iterations=b["iterations"],
+                       message=b["message"]),
+        gamma_gamma=GammaGammaFit(params=GammaGammaParams(*g["params"]),
+                                  log_likelihood=g["log_likelihood"], n=g["n"],
+                                  converged=g["converged"], iterations=g["iterations"],
+                                  message=g["message"]))
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days (first, last)."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _target(row) -> StoredTarget:

@@ -23,8 +23,16 @@ from domain.members import (
 )
 from domain.paging import Page, PageRequest
 from domain.store.repositories.activity import ActivityRepository
+from domain.store.repositories.kpi import KpiRepository
 from domain.store.repositories.tiers import TIER_COLUMNS, tier_from_row
-from domain.store.tables import events, member_identities, member_merges, members, tiers
+from domain.store.tables import (
+    events,
+    member_days,
+    member_identities,
+    member_merges,
+    members,
+    tiers,
+)
 from domain.tiers import Tier
 
 # The columns a members page needs; personal data is selected but never shown to roles
@@ -243,6 +251,7 @@ class MemberRepository:
                                 .values(member_id=survivor.id))
         await self.conn.execute(update(events).where(events.c.member_id == merged.id)
                                 .values(member_id=survivor.id))
+        await self._mark_kpi_dirty([survivor.id, merged.id])
         await ActivityRepository(self.conn).rebuild([survivor.id, merged.id])
         await self.conn.execute(update(members).where(members.c.id == merged.id).values(
             status=MemberStatus.MERGED.value, merged_into_id=survivor.id,
@@ -273,6 +282,7 @@ class MemberRepository:
         await self.conn.execute(update(events).where(events.c.origin_member_id.in_(family),
                                                      events.c.member_id == merge.survivor_id)
                                 .values(member_id=merge.merged_id))
+        await self._mark_kpi_dirty([merge.survivor_id, merge.merged_id])
         await ActivityRepository(self.conn).rebuild([merge.survivor_id, merge.merged_id])
         await self.conn.execute(update(members).where(members.c.id == merge.merged_id).values(
             status=MemberStatus.ACTIVE.value, merged_into_id=None,
@@ -280,6 +290,14 @@ class MemberRepository:
         await self.conn.execute(update(member_merges).where(member_merges.c.id == merge.id)
                                 .values(undone_at=now, undone_by=actor))
         return await self.get_merge(merge.id)
+
+    async def _mark_kpi_dirty(self, member_ids: list[int]) -> None:
+        """Events of these members move between them: have the next KPI refresh recompute
+        them (and their status and join day) and the days they were active on (called
+        before member_days is rebuilt, while it still holds every day that changes)."""
+        days = (await self.conn.execute(select(member_days.c.day).distinct().where(
+            member_days.c.member_id.in_(member_ids)))).scalars().all()
+        await KpiRepository(self.conn).mark_dirty(days=days, member_ids=member_ids)
 
     async def _merged_family(self, root_id: int) -> list[int]:
         family, frontier = [root_id], [root_id]
