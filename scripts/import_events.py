@@ -113,6 +113,7 @@ async def import_file(db: Database, path: Path, *, fmt: str | None = None,
             report = await importing.import_events(
                 uow_factory=db.unit_of_work, rows=rows, now=now or utcnow(),
                 chunk_size=chunk_size)
+            await db.checkpoint()  # the import's work includes writing it to the file
         except importing.FileError as error:
             raise UnreadableFile(f"{path}: {error.message}") from None
         except OSError as error:

@@ -62,8 +62,12 @@ def _aggregate(dialect: str, where):
     counted += [func.sum(case((events.c.type == kind.value, 1), else_=0)).label(name)
                 for name, kind in _TYPE_COLUMNS.items()]
     revenue = func.coalesce(func.sum(cast(events.c.amount_minor, BigInteger)), literal(0))
-    return (select(events.c.member_id, day, *counted, revenue.label("revenue_minor"))
-            .where(where).group_by(events.c.member_id, day))
+    # SQLite would read the whole (member_id, occurred_at) index for the grouping's
+    # order instead of the rows `where` names (a range of new ids: 1.1 s against 0.06 s
+    # for 50,000 new events among 10 million): group by an expression no index orders.
+    member = events.c.member_id + 0 if dialect == "sqlite" else events.c.member_id
+    return (select(member.label("member_id"), day, *counted, revenue.label("revenue_minor"))
+            .where(where).group_by(member, day))
 
 
 class ActivityRepository:
