@@ -749,7 +749,7 @@ class _ThreadBlocks:
                                     self._encode)
 
     def stop(self) -> None:
-        pass  # a requested block is read to its end
+        """Nothing to end: a requested block is read to its end, then the thread idles."""
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
@@ -848,6 +848,6 @@ def _read_in_process(source: FileSource, now: datetime, chunk_size: int, block_s
                 if block.read < size:
                     break
     except EOFError:
-        pass  # the import failed before it started reading
+        return  # the import failed before it started reading
     except BaseException as error:  # noqa: BLE001 - handed over, raised by the import
         out.put(error)

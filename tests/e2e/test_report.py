@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,9 +19,8 @@ from domain.store import bulk
 from domain.store.database import Database
 from scripts import cli
 from scripts.reporting import client, fmt
-from tests.e2e.test_served_api import _free_port, server  # noqa: F401 (fixture)
-
-TIERWISE = [sys.executable, "-m", "scripts.cli"]
+from tests.e2e.serving import TIERWISE, free_port
+from tests.e2e.test_served_api import server  # noqa: F401 (fixture)
 
 
 async def _seed(url: str, end) -> None:
@@ -163,7 +161,7 @@ def test_bad_input_is_one_line_and_exit_2(community, tmp_path, capsys, monkeypat
     _one_line_error(_run(capsys, "--as-of", "20/11/2026", "--out", out), "not a date")
     future = (utcnow().date() + timedelta(days=3)).isoformat()
     _one_line_error(_run(capsys, "--as-of", future, "--out", out), "AS_OF_IN_FUTURE")
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     _one_line_error(_run(capsys, "--as-of", community.isoformat(), "--out", out, "--url",
                          f"http://127.0.0.1:{port}", "--token", "tw_x"), "cannot reach")
     monkeypatch.setenv("TIERWISE_API_TOKEN", "")

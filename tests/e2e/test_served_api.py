@@ -2,56 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
 
-TIERWISE = [sys.executable, "-m", "scripts.cli"]
-
-
-def _tierwise(database_url: str, *args: str, timeout: float = 120) -> str:
-    done = subprocess.run([*TIERWISE, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TIERWISE_DATABASE_URL=database_url))
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.e2e.serving import operator_token, serving, tierwise
 
 
 @pytest.fixture
 def server(database_url):
     """`tierwise serve` on a free port over a seeded database; yields (base url, token)."""
-    _tierwise(database_url, "seed-demo", "--members", "300", "--days", "30", "--seed", "3")
-    token = _tierwise(database_url, "create-token", "--role", "operator").strip().splitlines()[-1]
-    port = _free_port()
-    process = subprocess.Popen([*TIERWISE, "serve", "--port", str(port)],
-                               env=dict(os.environ, TIERWISE_DATABASE_URL=database_url),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("tierwise serve did not answer /healthz within 30 s")
-        yield base, token
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+    tierwise(database_url, "seed-demo", "--members", "300", "--days", "30", "--seed", "3")
+    token = operator_token(database_url)
+    with serving(database_url) as address:
+        yield f"http://{address}", token
 
 
 def test_served_api_pages_the_demo_community_over_http(server):

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import time
 
 import httpx
 import pytest
 import websockets
 
-from tests.e2e.test_served_api import TIERWISE, _free_port, _tierwise
+from tests.e2e.serving import operator_token, serving
 
 PROTOCOL = "graphql-transport-ws"
 # About a second of simulated days (1,920 replicate-days): the worker writes progress every
@@ -29,26 +27,9 @@ SUBSCRIBE = """subscription($runId: ID!) { simulationProgress(runId: $runId) {
 @pytest.fixture
 def served(database_url):
     """`tierwise serve` (uvicorn) on a free port; yields (base url, operator token)."""
-    token = _tierwise(database_url, "create-token", "--role", "operator").strip().splitlines()[-1]
-    port = _free_port()
-    process = subprocess.Popen([*TIERWISE, "serve", "--port", str(port)],
-                               env=dict(os.environ, TIERWISE_DATABASE_URL=database_url),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("tierwise serve did not answer /healthz within 60 s")
-        yield base, token
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    token = operator_token(database_url)
+    with serving(database_url) as address:
+        yield address, token
 
 
 async def _connect(base: str, payload: dict):
