@@ -310,13 +310,14 @@ def _integer(text: str, name: str) -> int:
 def _plain(text: str, name: str) -> str:
     """`text`, unless it holds a NUL or (from JSON escapes) a lone surrogate: no database
     takes those in an identifier."""
-    if "\x00" in text or not (text.isascii() or _encodes(text)):
+    if "\x00" in text or not (text.isascii() or encodes(text)):
         raise InvalidField(f"{name} {text!r} holds a NUL or an invalid character",
                            field=name)
     return text
 
 
-def _encodes(text: str) -> bool:
+def encodes(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (JSON escapes can make lone surrogates)."""
     try:
         text.encode()
     except UnicodeEncodeError:
@@ -352,7 +353,7 @@ def _properties(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidField(f"properties must be a JSON object, not {_kind(value)}",
                            field="properties")
-    if not _encodes(json.dumps(value, ensure_ascii=False)):
+    if not encodes(json.dumps(value, ensure_ascii=False)):
         raise InvalidField("properties hold an invalid character (a lone surrogate)",
                            field="properties")
     return value

@@ -22,7 +22,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from domain import errors, events
-from domain.importing import FileError, InvalidField, MalformedRow, MissingField, Rejected
+from domain.importing import (
+    FileError,
+    InvalidField,
+    MalformedRow,
+    MissingField,
+    Rejected,
+    encodes,
+)
 from domain.members import IDENTITY_CHANNELS, Channel, Profile, validate_profile
 
 DEFAULT_CHUNK = 50_000  # rows per transaction
@@ -157,18 +164,10 @@ def parse_customer(text: str, *, name: str = "customer_id") -> str:
     customer = text.strip()
     if not customer:
         raise MissingField(f"{name} is missing", field=name)
-    if len(customer) > MAX_CUSTOMER_ID or "\x00" in customer or not _encodes(customer):
+    if len(customer) > MAX_CUSTOMER_ID or "\x00" in customer or not encodes(customer):
         raise InvalidField(f"{name} {customer[:40]!r} must be 1-{MAX_CUSTOMER_ID} "
                            "printable characters", field=name)
     return customer
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def purchase_external_id(channel: Channel | str, customer: str, occurred_us: int,
