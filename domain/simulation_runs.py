@@ -92,11 +92,11 @@ def feed_sends(*, changed: bool, since_last_message: float,
 
 
 class SimulationRunError(DomainError):
-    pass
+    """Base of the failures of simulation runs as jobs."""
 
 
 class RunNotFound(SimulationRunError, NotFound):
-    pass
+    """A run id that names no simulation run."""
 
 
 class RunFinished(SimulationRunError):
@@ -106,6 +106,8 @@ class RunFinished(SimulationRunError):
 
 
 class UnknownPreset(SimulationRunError):
+    """A preset name that is not one of the simulation presets."""
+
     code = "UNKNOWN_PRESET"
 
 
@@ -116,6 +118,8 @@ class TooLarge(SimulationRunError):
 
 
 class MissingScenario(SimulationRunError):
+    """No scenario to run: neither a scenario nor a preset, or one that is not an object."""
+
     code = "MISSING_SCENARIO"
 
 
