@@ -132,9 +132,7 @@ async def funding_report(*, uow, as_of: date, start: date | None = None,
     as_of_time = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
     referral = await uow.referrals.cohort_counts(KFactorWindow(
         start=start, end=end + timedelta(days=1), as_of=as_of_time - timedelta(microseconds=1)))
-    targets = [kpi_report.TargetInput(id=t.id, name=t.name, metric=t.metric,
-                                      baseline=t.baseline, goal=t.goal, starts_on=t.starts_on,
-                                      deadline=t.deadline) for t in await uow.kpi.targets()]
+    targets = await uow.kpi.targets()
     return kpi_report.assemble(inputs, options=options, history=history, fits=fits,
                                fit_start=fit_start, fitted_on=fitted_on,
                                campaigns=await campaign_counts(uow), referral_counts=referral,

@@ -17,7 +17,7 @@ import numpy as np
 from domain.kpi import activity, anomalies, content, conversion, growth, hidden, money, retention
 from domain.kpi import targets as target_rules
 from domain.kpi.inputs import TRAILING_DAYS, WINDOW_DAYS, FundingInputs, month_start, next_month
-from domain.kpi.records import ModelFits
+from domain.kpi.records import ModelFits, StoredTarget
 from domain.models import bgnbd, gamma_gamma
 from domain.models.errors import ModelNotFittable
 from domain.models.histories import Grouped
@@ -160,15 +160,8 @@ class Ltv:
         return ModelFits(bgnbd=self.bgnbd, gamma_gamma=self.gamma_gamma)
 
 
-@dataclass(frozen=True, slots=True)
-class TargetInput:
-    id: int
-    name: str
-    metric: str
-    baseline: float
-    goal: float
-    starts_on: date
-    deadline: date
+# A target is assessed as stored: reach `goal` on `metric` by `deadline`, from `baseline`.
+TargetInput = StoredTarget
 
 
 @dataclass(frozen=True, slots=True)

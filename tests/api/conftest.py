@@ -38,13 +38,19 @@ class Api:
         return body["data"]
 
 
-@pytest.fixture
-async def api(database):
+async def issue_role_tokens(database) -> dict:
+    """A fresh bearer token per role."""
     tokens = {}
     for role in Role:
         async with database.unit_of_work() as uow:
             tokens[role], _ = await access.issue_token(uow=uow, role=role, label=str(role),
                                                        now=utcnow())
+    return tokens
+
+
+@pytest.fixture
+async def api(database):
+    tokens = await issue_role_tokens(database)
     app = create_app(db=database)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://tierwise.test") as client:

@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from api.app import create_app
-from domain import access, simulation_runs
+from domain import simulation_runs
 from domain.access import Role
 from domain.clock import utcnow
 from domain.simulation_runs import RunStatus
-from tests.api.conftest import Api
+from tests.api.conftest import Api, issue_role_tokens
 
 START = """mutation($input: StartSimulationInput!) { startSimulation(input: $input) {
     run { id status progress finished createdBy }
@@ -42,11 +42,7 @@ LONG = {"horizonDays": 365, "replicates": 40, "campaigns": [], "targets": []}
 @contextlib.asynccontextmanager
 async def _serving(database):
     """The app with its lifespan (job runner started, recovery done), a client per role."""
-    tokens = {}
-    for role in Role:
-        async with database.unit_of_work() as uow:
-            tokens[role], _ = await access.issue_token(uow=uow, role=role, label=str(role),
-                                                       now=utcnow())
+    tokens = await issue_role_tokens(database)
     app = create_app(db=database)
     async with app.router.lifespan_context(app):
         await app.state.jobs.ready()
