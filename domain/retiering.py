@@ -194,7 +194,10 @@ async def apply_tier_model(*, uow, model_id: int | None = None,
                            as_of: date | None = None, now: datetime
                            ) -> tuple[TierModel, Preview]:
     """Save the model (or take a saved one), make it the active one and re-tier every
-    active member in one transaction; history rows only for members whose tier changes."""
+    active member in one transaction; history rows only for members whose tier changes.
+    Manual moves in flight finish first, and none starts until this one commits: the
+    tiers it decides from stay the tiers it replaces."""
+    await uow.tiers.lock_moves()
     model = await _resolve(uow, model_id=model_id, spec=spec)
     if model is None:
         model = await _save(uow, await _validated(uow, _required(spec)), actor=actor, now=now)

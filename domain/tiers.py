@@ -126,6 +126,7 @@ async def update_tier(*, uow, tier_id: int, spec: TierSpec, actor: str) -> Tier:
 async def assign_tier(*, uow, member_id: int, tier_id: int | None, actor: str, reason: str,
                       now: datetime) -> TierAssignment:
     """Manually place a member in a tier (None removes them from any tier), with history."""
+    await uow.tiers.lock_moves(member_id=member_id)  # the previous tier read next stays true
     member = await uow.members.get(member_id)
     if member is None:
         raise MemberNotFound(f"member {member_id} does not exist", field="memberId")

@@ -29,6 +29,10 @@ def tier_from_row(row, *, prefix: str = "") -> Tier:
     )
 
 
+# The advisory lock key of tier moves on PostgreSQL (the bytes of "tier").
+_TIER_MOVES_LOCK = 0x74696572
+
+
 def _tier(row) -> Tier:
     return tier_from_row(row)
 
@@ -77,6 +81,26 @@ class TierRepository:
     async def list(self) -> list[Tier]:
         rows = await self.conn.execute(select(tiers).order_by(tiers.c.rank))
         return [_tier(row) for row in rows]
+
+    async def lock_moves(self, *, member_id: int | None = None) -> None:
+        """Serialise tier moves with the ones other transactions are making, before
+        reading anything a move is decided on.
+
+        PostgreSQL: a whole re-tiering (`member_id` None) takes the tier-moves lock
+        exclusively; a move of one member takes it shared and locks that member's row.
+        Moves of different members run side by side, a re-tiering waits for them (and
+        they for it), and two moves of one member never both read the same previous
+        tier. The locks last until the transaction ends. SQLite: nothing to do, a
+        writing unit of work holds the database's write lock from BEGIN IMMEDIATE.
+        """
+        if self.conn.dialect.name != "postgresql":
+            return
+        if member_id is None:
+            await self.conn.execute(select(func.pg_advisory_xact_lock(_TIER_MOVES_LOCK)))
+            return
+        await self.conn.execute(select(func.pg_advisory_xact_lock_shared(_TIER_MOVES_LOCK)))
+        await self.conn.execute(select(members.c.id).where(members.c.id == member_id)
+                                .with_for_update())
 
     async def assign(self, *, member_id: int, tier_id: int | None, previous_tier_id: int | None,
                      source: AssignmentSource, model_version: int | None, actor: str,
