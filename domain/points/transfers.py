@@ -37,20 +37,12 @@ class LotMove:
 def open_lots(entries: Iterable[Entry]) -> list[LotMove]:
     """Each lot's unspent remainder after the FIFO replay, oldest first (earn time, id).
 
-    A debt not yet paid off (see rules: only when writers commit out of id order) is
-    taken from the oldest lots first, so the moves add up to the balance exactly and
-    moving them all leaves the giver at zero without overdrawing."""
-    state = replay(entries)
-    lots = sorted(state.lots.values(), key=lambda lot: (lot.earned_at, lot.entry_id))
-    debt = state.debt
-    moves = []
-    for lot in lots:
-        paid = min(debt, lot.remaining)
-        debt -= paid
-        if lot.remaining - paid > 0:
-            moves.append(LotMove(lot_entry_id=lot.entry_id, amount=lot.remaining - paid,
-                                 earned_at=lot.earned_at, expires_at=lot.expires_at))
-    return moves
+    They add up to the balance: the replay leaves a debt only once every lot is used
+    up, and later credits pay it off before they open a lot. So moving them all leaves
+    the giver at zero without overdrawing."""
+    lots = sorted(replay(entries).lots.values(), key=lambda lot: (lot.earned_at, lot.entry_id))
+    return [LotMove(lot_entry_id=lot.entry_id, amount=lot.remaining, earned_at=lot.earned_at,
+                    expires_at=lot.expires_at) for lot in lots if lot.remaining > 0]
 
 
 def lots_to_return(entries: Iterable[Entry], moved_lot_ids: Collection[int]) -> list[LotMove]:
