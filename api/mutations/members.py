@@ -124,7 +124,9 @@ class MemberMutations:
                                    use_case=use_case)
         return AddMemberIdentityPayload(member=_member(info, member), user_errors=errors)
 
-    @strawberry.mutation(description="Merge two members into one; undo with undoMemberMerge.")
+    @strawberry.mutation(description="Merge two members into one: identities, events, open "
+                                     "points (with their expiry) and missing badges move to "
+                                     "the survivor. Undo with undoMemberMerge.")
     async def merge_members(self, info: strawberry.Info,
                             input: MergeMembersInput) -> MemberMergePayload:
         async def use_case(uow):
@@ -141,7 +143,8 @@ class MemberMutations:
                                   user_errors=errors)
 
     @strawberry.mutation(description="Undo a merge: the merged member gets back its "
-                                     "identities and events.")
+                                     "identities, events and what is left of the moved "
+                                     "points; the badges the merge added are removed.")
     async def undo_member_merge(self, info: strawberry.Info,
                                 input: UndoMemberMergeInput) -> MemberMergePayload:
         async def use_case(uow):
