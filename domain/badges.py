@@ -10,6 +10,7 @@ reached, the rule as it was then, and the first events that earned it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -90,6 +91,7 @@ class Award:
     value: int
     rule: Rule  # the rule as it was when awarded
     evidence: tuple[EvidenceEvent, ...]  # the first EVIDENCE_LIMIT matching events
+    via_merge_id: int | None = None  # copied from a merged member by this member merge
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,33 @@ class AwardRun:
     as_of: date
     awarded: int  # new awards in this run
     by_badge: dict[str, int]  # badge key -> new awards
+
+
+def badges_to_copy(merged: Sequence[Award], survivor: Sequence[Award]) -> list[int]:
+    """Badge ids a merge copies to the survivor: those the merged member holds and the
+    survivor lacks, in badge id order."""
+    held = {award.badge_id for award in survivor}
+    return sorted({award.badge_id for award in merged} - held)
+
+
+async def copy_awards_for_merge(*, uow, merge_id: int, merged_id: int,
+                                survivor_id: int) -> list[int]:
+    """Within a merge (no commit): award the survivor the merged member's badges it
+    lacks, keeping the original award (time, value, rule, evidence) and recording
+    `merge_id` on the copy. Returns the badge ids added."""
+    held = await uow.badges.awards_of([merged_id, survivor_id])
+    badge_ids = badges_to_copy(held.get(merged_id, []), held.get(survivor_id, []))
+    if badge_ids:
+        await uow.badges.copy_awards(from_member=merged_id, to_member=survivor_id,
+                                     badge_ids=badge_ids, merge_id=merge_id)
+    return badge_ids
+
+
+async def remove_awards_of_merge(*, uow, merge_id: int, survivor_id: int) -> list[int]:
+    """Within an undo (no commit): remove exactly the awards merge `merge_id` copied to
+    the survivor. Returns their badge ids. (A later award run gives a badge back if the
+    survivor's own events earn it.)"""
+    return await uow.badges.remove_merge_awards(member_id=survivor_id, merge_id=merge_id)
 
 
 def validate_spec(spec: BadgeSpec) -> BadgeSpec:

@@ -1,4 +1,4 @@
-"""Members, their channel identities, and reversible identity merges."""
+"""Members and their channel identities (merging two members: domain.merges)."""
 
 from __future__ import annotations
 
@@ -133,6 +133,10 @@ class Merge:
     reason: str
     merged_at: datetime
     undone_at: datetime | None = None
+    # What followed the merge (None on merges recorded before points and badges did).
+    points_moved: int | None = None  # the merged member's open points, now the survivor's
+    points_returned: int | None = None  # what the undo gave back (moved minus spent/expired)
+    added_badge_ids: tuple[int, ...] = ()  # badges copied to the survivor
 
 
 class MemberOrder(StrEnum):
@@ -220,7 +224,7 @@ async def enroll_member(*, uow, profile: Profile, channel: Channel, joined_at: d
 async def add_identity(*, uow, member_id: int, key: IdentityKey, actor: str) -> Member:
     """Attach one more channel identity to an active member."""
     key = validate_identity(key, field="externalId")
-    member = await _active_member(uow, member_id, field="memberId")
+    member = await active_member(uow, member_id, field="memberId")
     await _ensure_identities_free(uow, (key,))
     await uow.members.add_identity(member.id, key)
     await uow.audit.record(actor=actor, action="member.add_identity",
@@ -229,44 +233,9 @@ async def add_identity(*, uow, member_id: int, key: IdentityKey, actor: str) -> 
     return member
 
 
-async def merge_members(*, uow, survivor_id: int, merged_id: int, actor: str, reason: str,
-                        now: datetime) -> Merge:
-    """Fold `merged_id` into `survivor_id`: identities and events move, the merge is recorded."""
-    if survivor_id == merged_id:
-        raise InvalidMerge(f"member {survivor_id} cannot be merged into itself",
-                           field="mergedId")
-    survivor = await _active_member(uow, survivor_id, field="survivorId")
-    merged = await _active_member(uow, merged_id, field="mergedId")
-    merge = await uow.members.merge(survivor=survivor, merged=merged, actor=actor,
-                                    reason=reason.strip() or "unspecified", now=now)
-    await uow.audit.record(actor=actor, action="member.merge", subject=f"member:{survivor.id}",
-                           detail={"mergedId": merged.id, "mergeId": merge.id})
-    await uow.commit()
-    return merge
-
-
-async def undo_merge(*, uow, merge_id: int, actor: str, now: datetime) -> Merge:
-    """Give a merged member back its identities and events."""
-    merge = await uow.members.get_merge(merge_id)
-    if merge is None:
-        raise MemberNotFound(f"merge {merge_id} does not exist", field="mergeId")
-    if merge.undone_at is not None:
-        raise InvalidMerge(f"merge {merge_id} was already undone", field="mergeId")
-    survivor = await uow.members.get(merge.survivor_id)
-    if survivor is None or survivor.status is not MemberStatus.ACTIVE:
-        # Undo the later merge of the survivor first; otherwise identities would be split.
-        raise InvalidMerge(
-            f"member {merge.survivor_id} was merged again since; undo that merge first",
-            field="mergeId",
-        )
-    undone = await uow.members.undo_merge(merge, actor=actor, now=now)
-    await uow.audit.record(actor=actor, action="member.undo_merge",
-                           subject=f"member:{merge.merged_id}", detail={"mergeId": merge.id})
-    await uow.commit()
-    return undone
-
-
-async def _active_member(uow, member_id: int, *, field: str) -> Member:
+async def active_member(uow, member_id: int, *, field: str) -> Member:
+    """The member `member_id`; MEMBER_NOT_FOUND or MEMBER_MERGED (naming `field`) if it
+    is missing or was merged into another."""
     member = await uow.members.get(member_id)
     if member is None:
         raise MemberNotFound(f"member {member_id} does not exist", field=field)

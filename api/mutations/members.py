@@ -9,7 +9,7 @@ from api.mutations.common import error_codes, run
 from api.relay import pk_of
 from api.types import enums
 from api.types.members import Member, MemberMerge
-from domain import members
+from domain import members, merges
 from domain.access import Permission
 from domain.clock import utcnow
 
@@ -124,11 +124,13 @@ class MemberMutations:
                                    use_case=use_case)
         return AddMemberIdentityPayload(member=_member(info, member), user_errors=errors)
 
-    @strawberry.mutation(description="Merge two members into one; undo with undoMemberMerge.")
+    @strawberry.mutation(description="Merge two members into one: identities, events, open "
+                                     "points (with their expiry) and missing badges move to "
+                                     "the survivor. Undo with undoMemberMerge.")
     async def merge_members(self, info: strawberry.Info,
                             input: MergeMembersInput) -> MemberMergePayload:
         async def use_case(uow):
-            return await members.merge_members(
+            return await merges.merge_members(
                 uow=uow, survivor_id=pk_of(input.survivor_id, "Member", field="survivorId"),
                 merged_id=pk_of(input.merged_id, "Member", field="mergedId"),
                 actor=info.context.actor, reason=input.reason, now=utcnow(),
@@ -141,11 +143,12 @@ class MemberMutations:
                                   user_errors=errors)
 
     @strawberry.mutation(description="Undo a merge: the merged member gets back its "
-                                     "identities and events.")
+                                     "identities, events and what is left of the moved "
+                                     "points; the badges the merge added are removed.")
     async def undo_member_merge(self, info: strawberry.Info,
                                 input: UndoMemberMergeInput) -> MemberMergePayload:
         async def use_case(uow):
-            return await members.undo_merge(
+            return await merges.undo_merge(
                 uow=uow, merge_id=pk_of(input.merge_id, "MemberMerge", field="mergeId"),
                 actor=info.context.actor, now=utcnow(),
             )

@@ -7,7 +7,7 @@ import strawberry
 from api.errors import ApiError
 from api.relay import Node, to_global_id
 from api.types import enums
-from api.types.badges import BadgeAward
+from api.types.badges import Badge, BadgeAward
 from api.types.events import Event
 from api.types.lifecycle import ChurnRisk, LifecycleStage, LifecycleTransition
 from api.types.points import PointsAccount
@@ -172,8 +172,24 @@ class MemberMerge(Node):
     actor: str
     merged_at: datetime
     undone_at: datetime | None
+    points_moved: int | None = strawberry.field(description=(
+        "The merged member's balance when merged (its lots' unspent remainders), moved to "
+        "the survivor keeping each lot's expiry. Null on merges recorded before points "
+        "followed merges."))
+    points_returned: int | None = strawberry.field(description=(
+        "After an undo: the points given back, i.e. what was left of the moved points on "
+        "the survivor after its spends and expiries (FIFO, oldest lots first). "
+        "pointsMoved - pointsReturned stayed spent. Null until undone."))
     _survivor_id: strawberry.Private[int]
     _merged_id: strawberry.Private[int]
+    _added_badge_ids: strawberry.Private[tuple[int, ...]]
+
+    @strawberry.field(description="Badges the merged member held and the survivor lacked, "
+                                  "awarded to the survivor by this merge (with the original "
+                                  "award time); an undo removes exactly these.")
+    async def badges_added(self, info: strawberry.Info) -> list[Badge]:
+        found = await info.context.loaders.badge.load_many(list(self._added_badge_ids))
+        return [Badge.from_domain(badge) for badge in found if badge is not None]
 
     @strawberry.field
     async def survivor(self, info: strawberry.Info) -> Member | None:
@@ -187,7 +203,9 @@ class MemberMerge(Node):
     def from_domain(cls, merge: members.Merge) -> MemberMerge:
         return cls(id=to_global_id("MemberMerge", merge.id), reason=merge.reason,
                    actor=merge.actor, merged_at=merge.merged_at, undone_at=merge.undone_at,
-                   _survivor_id=merge.survivor_id, _merged_id=merge.merged_id)
+                   points_moved=merge.points_moved, points_returned=merge.points_returned,
+                   _survivor_id=merge.survivor_id, _merged_id=merge.merged_id,
+                   _added_badge_ids=merge.added_badge_ids)
 
 
 async def _member(info: strawberry.Info, member_id: int) -> Member | None:

@@ -13,7 +13,8 @@ from domain.paging import DEFAULT_PAGE_SIZE, PageRequest
 from domain.points import benefits, rules
 
 PointsEntryKind = enums.mirror(rules.EntryKind, "PointsEntryKind",
-                               "EARN, SPEND, EXPIRE, ADJUST or REVERSE.")
+                               "EARN, SPEND, EXPIRE, ADJUST, REVERSE, or TRANSFER_OUT / "
+                               "TRANSFER_IN: a lot moved by a member merge or its undo.")
 
 
 @strawberry.type(description="One append-only line of a member's points ledger. Credits "

@@ -215,16 +215,22 @@ async def _redemption_retry(uow, entry: Entry, *, member_id: int,
     return redemption
 
 
+# Transfers belong to a member merge: undoing the merge is how they are taken back.
+_NOT_REVERSIBLE = (EntryKind.REVERSE, EntryKind.EXPIRE, EntryKind.TRANSFER_OUT,
+                   EntryKind.TRANSFER_IN)
+
+
 async def reverse_entry(*, uow, entry_id: int, reason: str, actor: str,
                         now: datetime) -> Entry:
     """Append the opposite of entry `entry_id` (once only). Reversing a credit takes
     its own lot first and cannot overdraw; reversing a debit gives the points back as
-    a credit that never expires. Reversals and expiries are not reversible."""
+    a credit that never expires. Reversals, expiries and merge transfers are not
+    reversible."""
     reason = rules.check_reason(reason)
     target = await uow.points.get_entry(entry_id)
     if target is None:
         raise rules.EntryNotFound(f"entry {entry_id} does not exist", field="entryId")
-    if target.kind in (EntryKind.REVERSE, EntryKind.EXPIRE):
+    if target.kind in _NOT_REVERSIBLE:
         raise rules.NotReversible(f"entry {entry_id} is a {target.kind}; it cannot be "
                                   "reversed", field="entryId")
     if await uow.points.reversal_of(entry_id) is not None:

@@ -40,6 +40,8 @@ class EntryKind(StrEnum):
     EXPIRE = "expire"  # the unspent remainder of an expired earn lot
     ADJUST = "adjust"  # an operator's correction, either sign
     REVERSE = "reverse"  # undoes one earlier entry, opposite amount
+    TRANSFER_OUT = "transfer_out"  # a lot's remainder leaving with a member merge (or undo)
+    TRANSFER_IN = "transfer_in"  # that remainder arriving: a lot with the same expiry
 
 
 class PointsError(errors.DomainError):
@@ -65,7 +67,7 @@ class AlreadyReversed(PointsError):
 
 
 class NotReversible(PointsError):
-    """Reversals and expiries cannot themselves be reversed."""
+    """Reversals, expiries and merge transfers cannot themselves be reversed."""
 
     code = "NOT_REVERSIBLE"
 
@@ -117,7 +119,8 @@ class Entry:
     created_at: datetime  # when the line was written
     expires_at: datetime | None = None  # credits only; None never expires
     reverses_entry_id: int | None = None
-    lot_entry_id: int | None = None  # the lot a targeted debit takes first
+    # The lot a targeted debit takes first; on a transfer_in, the lot it continues.
+    lot_entry_id: int | None = None
     event_id: int | None = None  # the event an accrual was earned from
 
 

@@ -134,6 +134,11 @@ member_merges = Table(
     Column("merged_at", UtcDateTime, nullable=False),
     Column("undone_at", UtcDateTime),
     Column("undone_by", String(120)),
+    # What followed the merge (NULL on merges recorded before points and badges did):
+    # points moved to the survivor, points its undo gave back, badge ids it added.
+    Column("points_moved", BigInteger),
+    Column("points_returned", BigInteger),
+    Column("added_badge_ids", JSON),
 )
 
 tier_assignments = Table(
@@ -273,6 +278,8 @@ badge_awards = Table(
     Column("value", BigInteger, nullable=False),
     Column("rule", JSON, nullable=False),
     Column("evidence", JSON, nullable=False),
+    # Set when a member merge copied the award from the merged member; its undo removes it.
+    Column("via_merge_id", Id, ForeignKey("member_merges.id")),
     UniqueConstraint("member_id", "badge_id"),
 )
 
@@ -298,8 +305,8 @@ points_entries = Table(
     # The event an accrual paid for (no foreign key: events may be erased on request).
     Column("event_id", Id),
     CheckConstraint("amount <> 0", name="amount_non_zero"),
-    CheckConstraint("kind IN ('earn', 'spend', 'expire', 'adjust', 'reverse')",
-                    name="kind_known"),
+    CheckConstraint("kind IN ('earn', 'spend', 'expire', 'adjust', 'reverse', "
+                    "'transfer_out', 'transfer_in')", name="kind_known"),
     Index("ix_points_entries_member_id_id", "member_id", "id"),
     Index("ix_points_entries_event_id", "event_id"),
     Index("ix_points_entries_lot_entry_id", "lot_entry_id"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from domain import events, members
+from domain import events, merges
 from domain.clock import utcnow
 from tests.factories import make_member
 
@@ -62,7 +62,7 @@ async def test_merge_moves_the_days_and_undo_gives_them_back(database):
                              _event("m2", b.id, "login", DAY1),
                              _event("m3", b.id, "share", DAY1 + timedelta(days=3))])
     async with database.unit_of_work() as uow:
-        merge = await members.merge_members(uow=uow, survivor_id=b.id, merged_id=a.id,
+        merge = await merges.merge_members(uow=uow, survivor_id=b.id, merged_id=a.id,
                                             actor="test", reason="same person", now=utcnow())
     assert await _days(database, a.id) == {}
     assert await _days(database, b.id) == {
@@ -70,7 +70,7 @@ async def test_merge_moves_the_days_and_undo_gives_them_back(database):
         date(2026, 3, 4): {"events": 1, "shares": 1},
     }
     async with database.unit_of_work() as uow:
-        await members.undo_merge(uow=uow, merge_id=merge.id, actor="test", now=utcnow())
+        await merges.undo_merge(uow=uow, merge_id=merge.id, actor="test", now=utcnow())
     assert await _days(database, a.id) == {date(2026, 3, 1): {"events": 1, "logins": 1}}
     assert await _days(database, b.id) == {
         date(2026, 3, 1): {"events": 1, "logins": 1},

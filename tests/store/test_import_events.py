@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, text
 
-from domain import events, importing, members
+from domain import events, importing, merges
 from domain.clock import utcnow
 from domain.members import Channel
 from domain.store.repositories.events import EventRepository
@@ -89,7 +89,7 @@ async def test_events_of_a_merged_member_go_to_the_survivor(database):
     survivor, merged = await make_member(database), await make_member(database)
     [merged_wechat] = [i.external_id for i in (await _identities(database, merged.id))]
     async with database.unit_of_work() as uow:
-        await members.merge_members(uow=uow, survivor_id=survivor.id, merged_id=merged.id,
+        await merges.merge_members(uow=uow, survivor_id=survivor.id, merged_id=merged.id,
                                     actor="test", reason="same person", now=utcnow())
     await run_import(database, csv_rows(
         f"e-1,login,{at(1)},{merged.id},,,,,",

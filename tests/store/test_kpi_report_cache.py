@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from domain import demo, kpi_reports, members
+from domain import demo, kpi_reports, merges
 from domain.clock import utcnow
 from domain.events import Event, EventType
 from domain.kpi.inputs import NO_TIER
@@ -108,7 +108,7 @@ async def test_new_member_tier_changes_and_merges_move_the_report(database, comm
 
     # a merge: one member fewer, the merged member's days go to the survivor
     async with database.unit_of_work() as uow:
-        merge = await members.merge_members(uow=uow, survivor_id=b, merged_id=c, actor="test",
+        merge = await merges.merge_members(uow=uow, survivor_id=b, merged_id=c, actor="test",
                                             reason="same person", now=utcnow())
     merged = await _checked(database)
     assert merged.members_total == retiered.members_total - 1
@@ -117,7 +117,7 @@ async def test_new_member_tier_changes_and_merges_move_the_report(database, comm
 
     # undone: back to the counts before it
     async with database.unit_of_work() as uow:
-        await members.undo_merge(uow=uow, merge_id=merge.id, actor="test", now=utcnow())
+        await merges.undo_merge(uow=uow, merge_id=merge.id, actor="test", now=utcnow())
     assert await _checked(database) == retiered
 
     # and the incrementally kept rollups are what a full rebuild gives

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from domain import churn, events, lifecycle, members
+from domain import churn, events, lifecycle, members, merges
 from domain.churn import WinBackAction as A
 from domain.clock import utcnow
 from domain.lifecycle import LifecycleStage as S
@@ -115,7 +115,7 @@ async def test_members_joining_after_as_of_and_merged_members_are_not_classified
     a, b = await make_member(database, joined_at=JOINED), await make_member(database,
                                                                             joined_at=JOINED)
     async with database.unit_of_work() as uow:
-        await members.merge_members(uow=uow, survivor_id=a.id, merged_id=b.id, actor="t",
+        await merges.merge_members(uow=uow, survivor_id=a.id, merged_id=b.id, actor="t",
                                     reason="same", now=utcnow())
     result = await _refresh(database)
     assert result.counts[S.PROSPECT] == 1 and result.transitions == 1

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from domain import events, members
+from domain import events, members, merges
 from domain.clock import utcnow
 from domain.members import Channel, IdentityKey, MemberFilter, MemberOrder
 from domain.paging import PageRequest
@@ -24,13 +24,13 @@ async def _login(db, external_id, member_id):
 
 async def _merge(db, survivor, merged):
     async with db.unit_of_work() as uow:
-        return await members.merge_members(uow=uow, survivor_id=survivor, merged_id=merged,
+        return await merges.merge_members(uow=uow, survivor_id=survivor, merged_id=merged,
                                            actor="test", reason="same person", now=utcnow())
 
 
 async def _undo(db, merge_id):
     async with db.unit_of_work() as uow:
-        return await members.undo_merge(uow=uow, merge_id=merge_id, actor="test", now=utcnow())
+        return await merges.undo_merge(uow=uow, merge_id=merge_id, actor="test", now=utcnow())
 
 
 async def _events_of(db, member_id):

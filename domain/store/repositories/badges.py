@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     exists,
     extract,
     func,
@@ -68,6 +69,7 @@ def _award(row) -> Award:
                                      type=EventType(e["type"]),
                                      occurred_at=datetime.fromisoformat(e["occurred_at"]))
                        for e in row.evidence),
+        via_merge_id=row.via_merge_id,
     )
 
 
@@ -167,6 +169,28 @@ class BadgeRepository:
             index_elements=["member_id", "badge_id"])
         for start in range(0, len(rows), _CHUNK):
             await self.conn.execute(statement, rows[start:start + _CHUNK])
+
+    async def copy_awards(self, *, from_member: int, to_member: int, badge_ids: Sequence[int],
+                          merge_id: int) -> None:
+        """Copy `from_member`'s awards of `badge_ids` to `to_member` as they are (time,
+        value, rule, evidence), marked as copied by member merge `merge_id`."""
+        source = badge_awards.alias("source")
+        await self.conn.execute(badge_awards.insert().from_select(
+            ["member_id", "badge_id", "awarded_at", "as_of", "value", "rule", "evidence",
+             "via_merge_id"],
+            select(literal(to_member, BigInteger()), source.c.badge_id, source.c.awarded_at,
+                   source.c.as_of, source.c.value, source.c.rule, source.c.evidence,
+                   literal(merge_id, BigInteger()))
+            .where(source.c.member_id == from_member, source.c.badge_id.in_(list(badge_ids)))
+            .order_by(source.c.badge_id)))
+
+    async def remove_merge_awards(self, *, member_id: int, merge_id: int) -> list[int]:
+        """Delete the member's awards copied by merge `merge_id`; their badge ids."""
+        rows = await self.conn.execute(
+            delete(badge_awards)
+            .where(badge_awards.c.member_id == member_id, badge_awards.c.via_merge_id == merge_id)
+            .returning(badge_awards.c.badge_id))
+        return sorted(rows.scalars())
 
     # --- SQL for rules ---
 

@@ -74,7 +74,9 @@ def _identity(row) -> Identity:
 def _merge(row) -> Merge:
     return Merge(id=row.id, survivor_id=row.survivor_id, merged_id=row.merged_id,
                  moved_identity_ids=tuple(row.moved_identity_ids), actor=row.actor,
-                 reason=row.reason, merged_at=row.merged_at, undone_at=row.undone_at)
+                 reason=row.reason, merged_at=row.merged_at, undone_at=row.undone_at,
+                 points_moved=row.points_moved, points_returned=row.points_returned,
+                 added_badge_ids=tuple(row.added_badge_ids or ()))
 
 
 def member_conditions(flt: MemberFilter) -> list:
@@ -265,6 +267,17 @@ class MemberRepository:
             actor=actor, reason=reason, merged_at=now,
         ).returning(member_merges.c.id))
         return await self.get_merge(result.scalar_one())
+
+    async def record_followers(self, merge_id: int, *, points_moved: int,
+                               added_badge_ids: list[int]) -> None:
+        """Note on the merge what followed it to the survivor (points, badge ids)."""
+        await self.conn.execute(update(member_merges).where(member_merges.c.id == merge_id)
+                                .values(points_moved=points_moved,
+                                        added_badge_ids=list(added_badge_ids)))
+
+    async def record_returned(self, merge_id: int, *, points_returned: int) -> None:
+        await self.conn.execute(update(member_merges).where(member_merges.c.id == merge_id)
+                                .values(points_returned=points_returned))
 
     async def get_merge(self, merge_id: int) -> Merge | None:
         row = (await self.conn.execute(

@@ -99,6 +99,22 @@ class PointsRepository:
                                        .order_by(points_entries.c.id))
         return [_entry(row) for row in rows]
 
+    async def lots_credited_by_key_prefix(self, member_id: int, prefix: str) -> list[int]:
+        """Ids of the member's transfer_in lots whose idempotency key starts with `prefix`."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self.conn.execute(select(points_entries.c.id).where(
+            points_entries.c.member_id == member_id,
+            points_entries.c.kind == EntryKind.TRANSFER_IN.value,
+            points_entries.c.idempotency_key.like(f"{pattern}%", escape="\\")))
+        return list(rows.scalars())
+
+    async def lots_continuing(self, lot_ids) -> set[int]:
+        """Ids of the transfer_in lots that continue any of `lot_ids` (any member)."""
+        rows = await self.conn.execute(select(points_entries.c.id).where(
+            points_entries.c.kind == EntryKind.TRANSFER_IN.value,
+            points_entries.c.lot_entry_id.in_(list(lot_ids))))
+        return set(rows.scalars())
+
     async def page(self, member_id: int, request: PageRequest) -> Page[Entry]:
         """A member's entries, newest first (id descending)."""
         if request.first == 0:
