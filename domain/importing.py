@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import queue
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -537,7 +537,8 @@ def _shaped_microseconds(c: np.ndarray, fraction: int, offset: bool
 # --- storing ---------------------------------------------------------------------------
 
 async def import_events(*, uow_factory, rows: Iterable[Row] | FileSource, now: datetime,
-                        chunk_size: int = DEFAULT_CHUNK, block_size: int = BLOCK
+                        chunk_size: int = DEFAULT_CHUNK, block_size: int = BLOCK,
+                        on_chunk: Callable[[ImportReport], None] | None = None
                         ) -> ImportReport:
     """Store the rows one transaction per `chunk_size` rows and report what happened.
 
@@ -553,6 +554,8 @@ async def import_events(*, uow_factory, rows: Iterable[Row] | FileSource, now: d
     core instead of sharing this process's GIL with the database's thread). A chunk is
     several blocks, so the database starts on a chunk as soon as its first block is
     read; on SQLite the member-day rollup is added once per chunk.
+
+    `on_chunk` is called with the report so far after each chunk is committed (progress).
     """
     report = ImportReport()
     loop = asyncio.get_running_loop()
@@ -582,6 +585,8 @@ async def import_events(*, uow_factory, rows: Iterable[Row] | FileSource, now: d
                     read_ahead()
                     started = True
                 more = await _store_chunk(uow, pending, read_ahead, report, now, bulk=encode)
+            if on_chunk is not None:
+                on_chunk(report)
     finally:
         blocks.stop()
         if pending:

@@ -1,8 +1,9 @@
 """`tierwise import-events FILE`: load events from a CSV or JSON Lines file.
 
-Valid rows land, one transaction per chunk; each rejected row is printed as
-`line N: CODE reason` (and all of them written to `--rejects OUT.csv`); events
-already stored count as duplicates, so running a file again is safe. Exit code
+Valid rows land, one transaction per chunk (progress on stderr every few seconds);
+each rejected row is printed as `line N: CODE reason` (and all of them written to
+`--rejects OUT.csv`); events already stored count as duplicates, so running a file
+again is safe. Exit code
 0 when nothing was rejected, 1 when some rows were, 2 when the file cannot be read.
 """
 
@@ -14,11 +15,13 @@ import contextlib
 import csv
 import gc
 import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain import importing
@@ -28,6 +31,7 @@ from scripts import config
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SHOWN_REJECTS = 50
+PROGRESS_EVERY = 2.0  # seconds between progress lines
 
 
 class UnreadableFile(Exception):
@@ -62,6 +66,26 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
+class Progress:
+    """Prints how far an import got, at most every `every` seconds (to stderr from the
+    command: an import of millions of rows runs for minutes)."""
+
+    def __init__(self, out: TextIO, *, every: float = PROGRESS_EVERY) -> None:
+        self._out = out
+        self._every = every
+        self._started = self._shown = time.perf_counter()
+
+    def __call__(self, report: importing.ImportReport) -> None:
+        now = time.perf_counter()
+        if now - self._shown < self._every:
+            return
+        self._shown = now
+        rate = report.read / (now - self._started) if now > self._started else 0.0
+        print(f"... read {report.read:,}, accepted {report.accepted:,}, duplicates "
+              f"{report.duplicates:,}, rejected {len(report.rejected):,} ({rate:,.0f} "
+              "events/s)", file=self._out, flush=True)
+
+
 def run(args) -> int:
     try:
         timezone = ZoneInfo(args.timezone) if args.timezone else None
@@ -82,7 +106,7 @@ async def _import(url: str, args, timezone) -> Outcome:
     db = Database(url)
     try:
         return await import_file(db, args.file, fmt=args.format, chunk_size=args.chunk_size,
-                                 timezone=timezone)
+                                 timezone=timezone, progress=Progress(sys.stderr))
     finally:
         await db.dispose()
 
@@ -90,8 +114,11 @@ async def _import(url: str, args, timezone) -> Outcome:
 async def import_file(db: Database, path: Path, *, fmt: str | None = None,
                       chunk_size: int = importing.DEFAULT_CHUNK, timezone=None,
                       now: datetime | None = None,
-                      process_min_bytes: int = importing.PROCESS_MIN_BYTES) -> Outcome:
-    """Import one file into `db` (what the command and `tierwise bench import` run)."""
+                      process_min_bytes: int = importing.PROCESS_MIN_BYTES,
+                      progress: Callable[[importing.ImportReport], None] | None = None
+                      ) -> Outcome:
+    """Import one file into `db` (what the command and `tierwise bench import` run);
+    `progress` gets the report so far after each chunk."""
     fmt = fmt or FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UnreadableFile(f"cannot tell the format of {path} from its extension; "
@@ -112,7 +139,7 @@ async def import_file(db: Database, path: Path, *, fmt: str | None = None,
             rows = source if size >= process_min_bytes else source.rows(stream)
             report = await importing.import_events(
                 uow_factory=db.unit_of_work, rows=rows, now=now or utcnow(),
-                chunk_size=chunk_size)
+                chunk_size=chunk_size, on_chunk=progress)
             await db.checkpoint()  # the import's work includes writing it to the file
         except importing.FileError as error:
             raise UnreadableFile(f"{path}: {error.message}") from None

@@ -343,3 +343,23 @@ async def test_a_reader_process_that_dies_fails_the_import_and_earlier_chunks_st
         uow_factory=database.unit_of_work, rows=importing.FileSource(path, "csv"),
         now=utcnow(), chunk_size=2)
     assert (again.accepted, again.duplicates) == (5, 4)
+
+
+async def test_progress_is_reported_after_each_chunk_with_the_counts_so_far(database,
+                                                                            tmp_path):
+    ann = await make_member(database)
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join((HEADER, *(f"p-{n},login,{at(1)},{ann.id},,,,," for n in range(5)),
+                               f"p-5,login,{at(1)},{ann.id},,,7,,", "p-0,login,x,1,,,,,",
+                               f"p-1,login,{at(1)},{ann.id},,,,,", "")))
+    out = io.StringIO()
+    outcome = await import_events.import_file(database, path, chunk_size=3,
+                                              progress=import_events.Progress(out, every=0))
+    lines = [line.split(" (")[0] for line in out.getvalue().splitlines()]
+    assert lines == ["... read 3, accepted 3, duplicates 0, rejected 0",
+                     "... read 6, accepted 5, duplicates 0, rejected 1",
+                     "... read 8, accepted 5, duplicates 1, rejected 2"]
+    assert (outcome.report.read, outcome.report.accepted) == (8, 5)
+    quiet = io.StringIO()  # a quick import prints no progress at the default pace
+    await import_events.import_file(database, path, progress=import_events.Progress(quiet))
+    assert quiet.getvalue() == ""
