@@ -12,6 +12,7 @@ import pytest
 
 from domain import events, importing
 from domain.events import EventInput, EventType
+from domain.importing import blocks, columns
 from domain.members import Channel, IdentityKey
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -390,7 +391,7 @@ def _row_of(columns, i: int) -> tuple:
 def test_the_column_path_accepts_and_rejects_exactly_what_the_row_path_does(tz):
     raw = "\n".join((HEADER, *TRICKY_ROWS, "")).encode()
     accepted, rejected = _by_row(raw, tz)
-    chunk = importing._read_chunk(importing.read_csv(io.BytesIO(raw), default_tz=tz),
+    chunk = blocks.read_chunk(importing.read_csv(io.BytesIO(raw), default_tz=tz),
                                   1000, NOW)
     columns = chunk.checked
     assert {line: _row_of(columns, i) for i, line in enumerate(columns.key)} == accepted
@@ -411,7 +412,7 @@ def test_vectorised_timestamps_equal_fromisoformat():
         spec = ("seconds", "milliseconds", "microseconds")[s % 3]
         texts.append(moment.isoformat(sep="T" if us % 2 else " ", timespec=spec))
     texts += ["2026-11-23T09:00:00Z", "2026-11-23T09:00:00.250Z", "2000-02-29T00:00:00Z"]
-    values, plain = importing._iso_microseconds(texts)
+    values, plain = columns.iso_microseconds(texts)
     assert plain.all()
     expected = [events.microseconds(datetime.fromisoformat(t)) for t in texts]
     assert values.tolist() == expected
@@ -438,7 +439,7 @@ def test_the_column_path_reads_json_lines_like_the_row_path():
                 by_row.append((line, events.check_event(item, now=NOW).external_id))
             except events.EventError as error:
                 by_row.append((line, error.code))
-    chunk = importing._read_chunk(importing.read_jsonl(io.BytesIO(raw)), 100, NOW)
+    chunk = blocks.read_chunk(importing.read_jsonl(io.BytesIO(raw)), 100, NOW)
     by_column = [(line, e.code) for line, e in chunk.rejected]
     by_column += list(zip(chunk.checked.key, chunk.checked.external_id, strict=True))
     assert sorted(by_column) == by_row
