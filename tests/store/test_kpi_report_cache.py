@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from domain import demo, kpi_reports, merges
+from domain import demo, events, kpi_reports, merges
 from domain.clock import utcnow
-from domain.events import Event, EventType
+from domain.events import Event, EventInput, EventType
 from domain.kpi.inputs import NO_TIER
 from domain.members import Channel
 from domain.models import bgnbd
@@ -187,3 +187,38 @@ async def test_model_fits_are_stored_reused_and_warm_started(database, community
         cold_report = await kpi_reports.funding_report(uow=uow, as_of=AS_OF,
                                                        today=utcnow().date())
     assert third.ltv.predictive == pytest.approx(cold_report.ltv.predictive, rel=1e-3)
+
+
+async def test_a_merge_recomputes_its_two_members_not_everyone_active_on_their_days(
+        database):
+    """Two members active on 70 days (more than a full rebuild's threshold of changed
+    days) merged: the refresh recomputes those two and the days' totals, incrementally,
+    and agrees with the reference and with a full rebuild; so does the undo."""
+    people = [await make_member(database, joined_at=datetime.combine(
+        END - timedelta(days=80), time(9), UTC)) for _ in range(5)]
+    raws = [EventInput(external_id=f"d-{m.id}-{d}", type=EventType.LOGIN,
+                       occurred_at=datetime.combine(END - timedelta(days=d), time(10), UTC),
+                       member_id=m.id) for m in people for d in range(1, 71)]
+    for start in range(0, len(raws), events.MAX_BATCH):
+        async with database.unit_of_work() as uow:
+            await events.record_events(uow=uow, now=utcnow(),
+                                       raws=raws[start:start + events.MAX_BATCH])
+    assert (await _refresh(database)).full  # the first refresh builds everything
+    survivor, merged = people[0].id, people[1].id
+    async with database.unit_of_work() as uow:
+        merge = await merges.merge_members(uow=uow, survivor_id=survivor, merged_id=merged,
+                                            actor="test", reason="same person", now=utcnow())
+    result = await _refresh(database)
+    assert (result.full, result.members) == (False, 2)
+    got = await _inputs(database, as_of=AS_OF, start=START, end=AS_OF)
+    assert got.mau == 4
+    rows, people_rows, keys = await _raw(database)
+    assert got == reference(rows, people_rows, keys, as_of=AS_OF, start=START, end=AS_OF)
+    async with database.unit_of_work() as uow:
+        await merges.undo_merge(uow=uow, merge_id=merge.id, actor="test", now=utcnow())
+    result = await _refresh(database)
+    assert (result.full, result.members) == (False, 2)
+    assert (await _inputs(database, as_of=AS_OF, start=START, end=AS_OF)).mau == 5
+    incremental = await _member_rollups(database)
+    await _refresh(database, full=True)
+    assert await _member_rollups(database) == incremental

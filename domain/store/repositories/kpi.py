@@ -116,7 +116,7 @@ FITS_KEPT = 20  # model fits kept in kpi_model_fits (the latest)
 _TRAILING = {"d1": (0, 0), "d7": (WEEK_DAYS - 1, 0), "d30": (WINDOW_DAYS - 1, 0),
              "prior30": (2 * WINDOW_DAYS - 1, WINDOW_DAYS)}
 _TRAILING_SPAN = 2 * WINDOW_DAYS
-FULL_REBUILD_DAYS = 62  # more changed days than this: rebuild everything instead
+FULL_REBUILD_DAYS = 62  # more days than this with new events (or join days): rebuild instead
 _CHUNK = 500
 md = member_days
 summary = kpi_member_summary
@@ -259,17 +259,18 @@ class KpiRepository:
         days = {_as_date(d) for (d,) in await self.conn.execute(
             select(utc_day(self.conn.dialect.name)).distinct()
             .where(events.c.id > state.events_watermark, events.c.id <= top))}
+        if len(days) > FULL_REBUILD_DAYS:  # a back-fill: most members move
+            return await self._rebuild(top, now)
         dirty_days = {_as_date(d) for (d,) in await self.conn.execute(
             select(kpi_dirty_days.c.day))}
         days |= dirty_days
         dirty_members = (await self.conn.execute(
             select(func.count()).select_from(kpi_dirty_members))).scalar_one()
-        if len(days) > FULL_REBUILD_DAYS:
-            return await self._rebuild(top, now)
         touched = 0
         anchor = state.latest_day
         if dirty_days or dirty_members:
-            touched = await self._incremental(sorted(days))
+            touched = await self._incremental(sorted(days), new_events=(
+                events.c.id > state.events_watermark, events.c.id <= top))
             anchor = None  # rebuild the trailing counts
         elif days:
             touched = await self._apply_new_events(state.events_watermark, top,
@@ -368,7 +369,13 @@ class KpiRepository:
         return RefreshResult(full=True, days=days, members=touched, events_watermark=top,
                              latest_day=latest)
 
-    async def _incremental(self, days: list[date]) -> int:
+    async def _incremental(self, days: list[date], *, new_events: tuple = ()) -> int:
+        """Recompute the day totals of `days` and, from member_days, the per-member rows
+        and cohort cells of the members whose member_days rows changed: those marked
+        dirty (merges, undo: every caller marks the members whose rows it changed) and
+        those with events matching `new_events`. Members merely active on those days
+        keep their rows: a merge of a member active on 300 days recomputes two members
+        and 300 days' totals, not everyone active then. Returns the members recomputed."""
         await self.conn.execute(delete(kpi_touched_members))
         for start in range(0, len(days), _CHUNK):
             chunk = days[start:start + _CHUNK]
@@ -377,8 +384,8 @@ class KpiRepository:
             await self.conn.execute(kpi_activity_days.insert().from_select(
                 self._DAY_COLUMNS, self._day_totals(md.c.day.in_(chunk))))
         sources = [select(kpi_dirty_members.c.member_id)]
-        sources += [select(md.c.member_id).where(md.c.day.in_(days[s:s + _CHUNK]))
-                    for s in range(0, len(days), _CHUNK)]
+        if new_events:
+            sources.append(select(events.c.member_id).where(*new_events))
         await self.conn.execute(kpi_touched_members.insert().from_select(
             ["member_id"], union(*sources) if len(sources) > 1 else sources[0]))
         touched = select(kpi_touched_members.c.member_id)
