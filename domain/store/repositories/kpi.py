@@ -361,7 +361,7 @@ class KpiRepository:
         return (select(md.c.member_id, month, func.count(),
                        _sum(case((_PURCHASE_DAY, 1), else_=0)),
                        cast(_sum(md.c.revenue_minor), BigInteger))
-                .where(where).group_by(md.c.member_id, month))
+                .where(where).group_by(md.c.member_id, month).order_by(month, md.c.member_id))
 
     _MONTH_COLUMNS = ["member_id", "month", "active_days", "purchase_days", "revenue_minor"]
 
@@ -421,8 +421,8 @@ class KpiRepository:
         await self.conn.execute(kpi_touched_members.insert().from_select(
             ["member_id"], union(*sources) if len(sources) > 1 else sources[0]))
         touched = select(kpi_touched_members.c.member_id)
-        before = await self._read_contributions(months_t.c.member_id.in_(touched))
-        await self.conn.execute(delete(months_t).where(months_t.c.member_id.in_(touched)))
+        before = await self._read_contributions(await self._months_of(touched))
+        await self.conn.execute(delete(months_t).where(await self._months_of(touched)))
         await self.conn.execute(delete(summary).where(summary.c.member_id.in_(touched)))
         await self.conn.execute(summary.insert().from_select(
             self._SUMMARY_COLUMNS, self._summaries(md.c.member_id.in_(touched))))
@@ -430,7 +430,7 @@ class KpiRepository:
         await self._fill_joined_on(summary.c.member_id.in_(touched))
         await self.conn.execute(months_t.insert().from_select(
             self._MONTH_COLUMNS, self._member_months(md.c.member_id.in_(touched))))
-        after = await self._read_contributions(months_t.c.member_id.in_(touched))
+        after = await self._read_contributions(await self._months_of(touched))
         changes = []
         for key in set(before) | set(after):
             old, new = before.get(key, (0, 0)), after.get(key, (0, 0))
@@ -450,6 +450,14 @@ class KpiRepository:
             select(func.count()).select_from(kpi_touched_members))).scalar_one()
         await self.conn.execute(delete(kpi_touched_members))
         return count
+
+    async def _months_of(self, member_ids):
+        """A condition on kpi_member_months selecting the rows of the members `member_ids`
+        (a select) by its (month, member_id) key: each month now stored, with them."""
+        first, last = (await self.conn.execute(
+            select(func.min(months_t.c.month), func.max(months_t.c.month)))).one()
+        months = [] if first is None else months_between(_as_date(first), _as_date(last))
+        return and_(months_t.c.month.in_(months), months_t.c.member_id.in_(member_ids))
 
     async def _apply_new_events(self, watermark: int, top: int, *, anchor: date | None
                                 ) -> int:
