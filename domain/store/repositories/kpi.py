@@ -130,6 +130,7 @@ new_members = Table(
     Column("last_purchase", Date),
     Column("purchase_days", Integer, nullable=False),  # new purchase days
     Column("revenue_minor", BigInteger, nullable=False),  # added purchase-day revenue
+    Column("first_purchase_revenue_minor", BigInteger),  # revenue of first_purchase's cell
     Column("first_active_before", Date),
     Column("first_purchase_before", Date),
     # new cells inside the trailing windows ending on the anchor day, and the row before
@@ -547,15 +548,19 @@ class KpiRepository:
             *(in_window(lo, hi).label(name) for name, (lo, hi) in _TRAILING.items()))
             .group_by(c.member_id).subquery())
         m = per_member.c
+        first_revenue = (select(c.revenue_now).where(c.member_id == m.member_id,
+                                                     c.day == m.first_purchase)
+                         .scalar_subquery())
         trailing = [t[name] for name in _TRAILING]
         tier = (case((t.member_id.is_(None), self._tier_of(m.member_id)), else_=t.tier_id)
                 if anchor is not None else literal(None, BigInteger))
         if anchor is None:
             trailing = [literal(None, Integer)] * len(_TRAILING)
         await self.conn.execute(new_members.insert().from_select(
-            [*(col.name for col in m), "first_active_before", "first_purchase_before",
-             *(f"{name}_before" for name in _TRAILING), "tier_id"],
-            select(*m, s.first_active, s.first_purchase, *trailing, tier)
+            [*(col.name for col in m), "first_purchase_revenue_minor", "first_active_before",
+             "first_purchase_before", *(f"{name}_before" for name in _TRAILING), "tier_id"],
+            select(*m, case((m.first_purchase.is_not(None), first_revenue)), s.first_active,
+                   s.first_purchase, *trailing, tier)
             .select_from(per_member.outerjoin(summary, s.member_id == m.member_id)
                          .outerjoin(kpi_member_trailing, t.member_id == m.member_id))))
 
@@ -605,33 +610,35 @@ class KpiRepository:
             kpi_cohort_months.c.members == 0))
 
     async def _add_to_summaries(self) -> None:
-        """Add the changed members' increments to their summaries (new rows for members
-        without one), then fill the first-purchase revenue where the first purchase day is
-        a new cell and the join day of the new rows."""
+        """Add the changed members' increments to their summaries: new rows for members
+        without one; the activity columns of every other row; the purchase columns (and
+        the first purchase's revenue when the first purchase day is a new cell) only of
+        rows with a new purchase day, so the buyers' index moves only for those."""
         n, s_ = new_members.c, summary.c
         statement = self._insert(summary)
         ex = statement.excluded
         least, greatest = (func.least, func.greatest) if self._pg else (func.min, func.max)
         await self.conn.execute(statement.from_select(self._SUMMARY_COLUMNS, select(
             n.member_id, n.first_active, n.last_active, n.active_days, n.first_purchase,
-            n.last_purchase, n.purchase_days, n.revenue_minor, literal(0, BigInteger))
-            .where(true()))
+            n.last_purchase, n.purchase_days, n.revenue_minor,
+            func.coalesce(n.first_purchase_revenue_minor, 0)).where(true()))
             .on_conflict_do_update(index_elements=["member_id"], set_=dict(
                 first_active=least(s_.first_active, ex.first_active),
                 last_active=greatest(s_.last_active, ex.last_active),
-                active_days=s_.active_days + ex.active_days,
-                first_purchase=least(func.coalesce(s_.first_purchase, ex.first_purchase),
-                                     func.coalesce(ex.first_purchase, s_.first_purchase)),
-                last_purchase=greatest(func.coalesce(s_.last_purchase, ex.last_purchase),
-                                       func.coalesce(ex.last_purchase, s_.last_purchase)),
-                purchase_days=s_.purchase_days + ex.purchase_days,
-                revenue_minor=s_.revenue_minor + ex.revenue_minor,
-                first_purchase_revenue_minor=s_.first_purchase_revenue_minor)))
-        first_is_new = and_(n.first_purchase.is_not(None),
-                            (n.first_purchase_before.is_(None))
-                            | (n.first_purchase <= n.first_purchase_before))
-        await self._fill_first_purchase_revenue(summary.c.member_id.in_(
-            select(n.member_id).where(first_is_new)))
+                active_days=s_.active_days + ex.active_days)))
+        first_is_new = (s_.first_purchase.is_(None)) | (n.first_purchase <= s_.first_purchase)
+        await self.conn.execute(update(summary).where(
+            s_.member_id == n.member_id, n.first_active_before.is_not(None),
+            n.first_purchase.is_not(None)).values(
+            first_purchase=least(func.coalesce(s_.first_purchase, n.first_purchase),
+                                 n.first_purchase),
+            last_purchase=greatest(func.coalesce(s_.last_purchase, n.last_purchase),
+                                   n.last_purchase),
+            purchase_days=s_.purchase_days + n.purchase_days,
+            revenue_minor=s_.revenue_minor + n.revenue_minor,
+            first_purchase_revenue_minor=case(
+                (first_is_new, n.first_purchase_revenue_minor),
+                else_=s_.first_purchase_revenue_minor)))
         await self._fill_joined_on(summary.c.joined_on.is_(None))  # new rows (partial index)
 
     async def _add_to_trailing(self) -> None:
