@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -674,15 +675,19 @@ Index("ix_kpi_member_summary_joined_on_unset", kpi_member_summary.c.joined_on,
       sqlite_where=kpi_member_summary.c.joined_on.is_(None),
       postgresql_where=kpi_member_summary.c.joined_on.is_(None))
 
-# Per member and calendar month with any activity (month = its first day).
+# Per member and calendar month with any activity (month = its first day). Keyed month
+# first and, on SQLite, stored in that key (WITHOUT ROWID): a refresh's rows of the
+# current month sit together, one b-tree instead of a table plus its key index.
 kpi_member_months = Table(
     "kpi_member_months",
     metadata,
-    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
-    Column("month", Date, primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("month", Date, nullable=False),
     Column("active_days", Integer, nullable=False),
     Column("purchase_days", Integer, nullable=False),
     Column("revenue_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("month", "member_id"),
+    sqlite_with_rowid=False,
 )
 
 # Cohort x calendar month: members of the cohort active (basis 'activity', cohort = month

@@ -58,6 +58,7 @@ from domain.models.gamma_gamma import GammaGammaFit, GammaGammaParams
 from domain.referrals import RewardStatus
 from domain.store.repositories.activity import _aggregate, utc_day
 from domain.store.tables import (
+    Id,
     acquisition_spend,
     campaign_experiments,
     campaigns,
@@ -116,6 +117,45 @@ FITS_KEPT = 20  # model fits kept in kpi_model_fits (the latest)
 _TRAILING = {"d1": (0, 0), "d7": (WEEK_DAYS - 1, 0), "d30": (WINDOW_DAYS - 1, 0),
              "prior30": (2 * WINDOW_DAYS - 1, WINDOW_DAYS)}
 _TRAILING_SPAN = 2 * WINDOW_DAYS
+# The changed members of one incremental refresh, read once: the aggregate of their new
+# cells (kpi_new_cells), their kpi_member_summary and kpi_member_trailing values before
+# (NULL: no row) and the tier they are counted under; a temporary table like kpi_new_cells.
+new_members = Table(
+    "kpi_new_members", MetaData(),
+    Column("member_id", Id, primary_key=True),
+    Column("first_active", Date, nullable=False),
+    Column("last_active", Date, nullable=False),
+    Column("active_days", Integer, nullable=False),  # new cells
+    Column("first_purchase", Date),  # of the new cells now purchase days
+    Column("last_purchase", Date),
+    Column("purchase_days", Integer, nullable=False),  # new purchase days
+    Column("revenue_minor", BigInteger, nullable=False),  # added purchase-day revenue
+    Column("first_purchase_revenue_minor", BigInteger),  # revenue of first_purchase's cell
+    Column("first_active_before", Date),
+    Column("first_purchase_before", Date),
+    # new cells inside the trailing windows ending on the anchor day, and the row before
+    *(Column(name, Integer, nullable=False) for name in _TRAILING),
+    *(Column(f"{name}_before", Integer) for name in _TRAILING),
+    Column("tier_id", BigInteger),
+    prefixes=["TEMPORARY"],
+)
+# The changed (member, month) cells of one incremental refresh: the increments, the
+# kpi_member_months row before (had_row 0: none) and the member's cohort months.
+new_months = Table(
+    "kpi_new_months", MetaData(),
+    Column("member_id", Id, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("active_days", Integer, nullable=False),
+    Column("purchase_days", Integer, nullable=False),
+    Column("revenue_minor", BigInteger, nullable=False),
+    Column("had_row", Integer, nullable=False),
+    Column("purchase_days_before", Integer, nullable=False),
+    Column("revenue_before", BigInteger, nullable=False),
+    Column("cohort", Date, nullable=False),
+    Column("buyer_cohort", Date),
+    prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
+)
 FULL_REBUILD_DAYS = 62  # more days than this with new events (or join days): rebuild instead
 _CHUNK = 500
 md = member_days
@@ -323,7 +363,7 @@ class KpiRepository:
         return (select(md.c.member_id, month, func.count(),
                        _sum(case((_PURCHASE_DAY, 1), else_=0)),
                        cast(_sum(md.c.revenue_minor), BigInteger))
-                .where(where).group_by(md.c.member_id, month))
+                .where(where).group_by(md.c.member_id, month).order_by(month, md.c.member_id))
 
     _MONTH_COLUMNS = ["member_id", "month", "active_days", "purchase_days", "revenue_minor"]
 
@@ -389,8 +429,8 @@ class KpiRepository:
         await self.conn.execute(kpi_touched_members.insert().from_select(
             ["member_id"], union(*sources) if len(sources) > 1 else sources[0]))
         touched = select(kpi_touched_members.c.member_id)
-        before = await self._read_contributions(months_t.c.member_id.in_(touched))
-        await self.conn.execute(delete(months_t).where(months_t.c.member_id.in_(touched)))
+        before = await self._read_contributions(await self._months_of(touched))
+        await self.conn.execute(delete(months_t).where(await self._months_of(touched)))
         await self.conn.execute(delete(summary).where(summary.c.member_id.in_(touched)))
         await self.conn.execute(summary.insert().from_select(
             self._SUMMARY_COLUMNS, self._summaries(md.c.member_id.in_(touched))))
@@ -398,7 +438,7 @@ class KpiRepository:
         await self._fill_joined_on(summary.c.member_id.in_(touched))
         await self.conn.execute(months_t.insert().from_select(
             self._MONTH_COLUMNS, self._member_months(md.c.member_id.in_(touched))))
-        after = await self._read_contributions(months_t.c.member_id.in_(touched))
+        after = await self._read_contributions(await self._months_of(touched))
         changes = []
         for key in set(before) | set(after):
             old, new = before.get(key, (0, 0)), after.get(key, (0, 0))
@@ -419,6 +459,14 @@ class KpiRepository:
         await self.conn.execute(delete(kpi_touched_members))
         return count
 
+    async def _months_of(self, member_ids):
+        """A condition on kpi_member_months selecting the rows of the members `member_ids`
+        (a select) by its (month, member_id) key: each month now stored, with them."""
+        first, last = (await self.conn.execute(
+            select(func.min(months_t.c.month), func.max(months_t.c.month)))).one()
+        months = [] if first is None else months_between(_as_date(first), _as_date(last))
+        return and_(months_t.c.month.in_(months), months_t.c.member_id.in_(member_ids))
+
     async def _apply_new_events(self, watermark: int, top: int, *, anchor: date | None
                                 ) -> int:
         """Add the events with id in (watermark, top] to the rollups as increments, in
@@ -427,13 +475,49 @@ class KpiRepository:
         Nothing but those events changed member_days since the last refresh (no dirty
         marks), so each changed cell's increment is the events' own aggregate and its
         state before is its state now minus the increment: a cell is new when all its
-        events are new, a purchase day is new when all its purchases are. Day totals,
-        member months, cohort cells and summaries move by exact differences. Members
+        events are new, a purchase day is new when all its purchases are. The changed
+        members' and member-months' increments and rows before are read once into
+        scratch tables (kpi_new_members, kpi_new_months); day totals, member months,
+        cohort cells, summaries and trailing rows move by exact differences. Members
         whose activity or purchase cohort moves to an earlier month (a back-dated event)
         are recomputed from member_days instead (`_incremental`)."""
-        await self.conn.execute(CreateTable(new_cells, if_not_exists=True))
-        await self.conn.execute(delete(new_cells))
+        for table in (new_cells, new_members, new_months):
+            await self.conn.execute(CreateTable(table, if_not_exists=True))
+            await self.conn.execute(delete(table))
+        await self._fill_new_cells(watermark, top)
         c = new_cells.c
+        await self._upsert_adding(kpi_activity_days, ["day"], select(
+            c.day, _sum(c.new_cell), _sum(c.new_purchase),
+            *(_sum(c[col]) for col in _DAY_COLUMNS_ADDED)).group_by(c.day),
+            ["day", "active", "purchasers", *_DAY_COLUMNS_ADDED])
+        await self._fill_new_members(anchor)
+        touched = (await self.conn.execute(
+            select(func.count()).select_from(new_members))).scalar_one()
+        if not touched:
+            return 0
+        if anchor is not None:  # moved members' new cells count in the trailing windows
+            await self._add_to_trailing()
+        moved = await self._moved_members()
+        for start in range(0, len(moved), _CHUNK):
+            await self.conn.execute(delete(new_members).where(
+                new_members.c.member_id.in_(moved[start:start + _CHUNK])))
+        await self._fill_new_months()
+        await self._add_to_cohorts()
+        n = new_months.c
+        await self._upsert_adding(months_t, ["member_id", "month"], select(
+            n.member_id, n.month, n.active_days, n.purchase_days, n.revenue_minor),
+            self._MONTH_COLUMNS)
+        await self._add_to_summaries()
+        for table in (new_cells, new_members, new_months):
+            await self.conn.execute(delete(table))
+        if moved:
+            await self.mark_dirty(member_ids=moved)
+            await self._incremental([])
+        return touched
+
+    async def _fill_new_cells(self, watermark: int, top: int) -> None:
+        """kpi_new_cells: the member-day cells of the events with id in (watermark, top],
+        with their increments and state now."""
         delta = _aggregate(self.conn.dialect.name,
                            and_(events.c.id > watermark, events.c.id <= top)).subquery()
         await self.conn.execute(new_cells.insert().from_select(
@@ -446,134 +530,153 @@ class KpiRepository:
                    case((md.c.purchases > 0, 1), else_=0), md.c.revenue_minor,
                    *(delta.c[col] for col in _CELL_ADDITIVE))
             .join(md, and_(md.c.member_id == delta.c.member_id, md.c.day == delta.c.day))))
-        touched = (await self.conn.execute(
-            select(func.count(c.member_id.distinct())))).scalar_one()
-        if not touched:
-            return 0
-        # day totals: every cell
-        await self._upsert_adding(kpi_activity_days, ["day"], select(
-            c.day, _sum(c.new_cell), _sum(c.new_purchase),
-            *(_sum(c[col]) for col in _DAY_COLUMNS_ADDED)).group_by(c.day),
-            ["day", "active", "purchasers", *_DAY_COLUMNS_ADDED])
-        # per member: the new cells' extremes and counts
+
+    async def _fill_new_members(self, anchor: date | None) -> None:
+        """kpi_new_members from the new cells (one grouped pass in member order), the
+        summary and trailing rows before, and the tier of members without a trailing row
+        (trailing columns 0 / NULL without an anchor)."""
+        c, s, t = new_cells.c, summary.c, kpi_member_trailing.c
         purchase_day = case((c.bought == 1, c.day))
+
+        def in_window(lo: int, hi: int):
+            if anchor is None:
+                return literal(0)
+            return _sum(case((and_(c.new_cell == 1, c.day >= anchor - timedelta(days=lo),
+                                   c.day <= anchor - timedelta(days=hi)), 1), else_=0))
+
         per_member = (select(
-            c.member_id, func.min(c.day).label("first"), func.max(c.day).label("last"),
-            _sum(c.new_cell).label("active_days"),
+            c.member_id, func.min(c.day).label("first_active"),
+            func.max(c.day).label("last_active"), _sum(c.new_cell).label("active_days"),
             func.min(purchase_day).label("first_purchase"),
             func.max(purchase_day).label("last_purchase"),
             _sum(c.new_purchase).label("purchase_days"),
             _sum(case((c.new_purchase == 1, c.revenue_now),
-                      (c.bought == 1, c.revenue_minor), else_=0)).label("revenue"))
+                      (c.bought == 1, c.revenue_minor), else_=0)).label("revenue_minor"),
+            *(in_window(lo, hi).label(name) for name, (lo, hi) in _TRAILING.items()))
             .group_by(c.member_id).subquery())
-        m, s_ = per_member.c, summary.c
-        moved = [i for (i,) in await self.conn.execute(
-            select(m.member_id).select_from(per_member.join(summary,
-                                                            s_.member_id == m.member_id))
-            .where((self._month(m.first) < self._month(s_.first_active))
-                   | (self._month(m.first_purchase) < self._month(s_.first_purchase))))]
-        if anchor is not None:  # new cells inside the trailing windows of the anchor
-            await self._add_to_trailing(anchor)
-        for start in range(0, len(moved), _CHUNK):
-            await self.conn.execute(delete(new_cells).where(
-                c.member_id.in_(moved[start:start + _CHUNK])))
-        # cohort cells, from the member months before (months_t) and the increments
+        m = per_member.c
+        first_revenue = (select(c.revenue_now).where(c.member_id == m.member_id,
+                                                     c.day == m.first_purchase)
+                         .scalar_subquery())
+        trailing = [t[name] for name in _TRAILING]
+        tier = (case((t.member_id.is_(None), self._tier_of(m.member_id)), else_=t.tier_id)
+                if anchor is not None else literal(None, BigInteger))
+        if anchor is None:
+            trailing = [literal(None, Integer)] * len(_TRAILING)
+        await self.conn.execute(new_members.insert().from_select(
+            [*(col.name for col in m), "first_purchase_revenue_minor", "first_active_before",
+             "first_purchase_before", *(f"{name}_before" for name in _TRAILING), "tier_id"],
+            select(*m, case((m.first_purchase.is_not(None), first_revenue)), s.first_active,
+                   s.first_purchase, *trailing, tier)
+            .select_from(per_member.outerjoin(summary, s.member_id == m.member_id)
+                         .outerjoin(kpi_member_trailing, t.member_id == m.member_id))))
+
+    async def _moved_members(self) -> list[int]:
+        """Changed members whose activity or purchase cohort moves to an earlier month."""
+        n = new_members.c
+        return [i for (i,) in await self.conn.execute(select(n.member_id).where(
+            (self._month(n.first_active) < self._month(n.first_active_before))
+            | (self._month(n.first_purchase) < self._month(n.first_purchase_before))))]
+
+    async def _fill_new_months(self) -> None:
+        """kpi_new_months from the new cells of the members left in kpi_new_members, the
+        member-month rows before and the members' cohorts."""
+        c, n, mt = new_cells.c, new_members.c, months_t.c
         per_month = (select(c.member_id, c.month, _sum(c.new_cell).label("d_active"),
                             _sum(c.new_purchase).label("d_purchase"),
                             _sum(c.revenue_minor).label("d_revenue"))
                      .group_by(c.member_id, c.month).subquery())
-        pm, mt = per_month.c, months_t.c
-        joined = (per_month
-                  .join(per_member, m.member_id == pm.member_id)
-                  .outerjoin(summary, s_.member_id == pm.member_id)
-                  .outerjoin(months_t, and_(mt.member_id == pm.member_id,
-                                            mt.month == pm.month)))
-        had_purchase = func.coalesce(mt.purchase_days, 0)
-        cohort = self._month(func.coalesce(s_.first_active, m.first))
-        buyer_cohort = self._month(func.coalesce(s_.first_purchase, m.first_purchase))
+        pm = per_month.c
+        await self.conn.execute(new_months.insert().from_select(
+            [col.name for col in new_months.c],
+            select(pm.member_id, pm.month, pm.d_active, pm.d_purchase, pm.d_revenue,
+                   case((mt.member_id.is_(None), 0), else_=1),
+                   func.coalesce(mt.purchase_days, 0), func.coalesce(mt.revenue_minor, 0),
+                   self._month(func.coalesce(n.first_active_before, n.first_active)),
+                   self._month(func.coalesce(n.first_purchase_before, n.first_purchase)))
+            .select_from(per_month.join(new_members, n.member_id == pm.member_id)
+                         .outerjoin(months_t, and_(mt.member_id == pm.member_id,
+                                                   mt.month == pm.month)))))
+
+    async def _add_to_cohorts(self) -> None:
+        """Move the cohort cells by the changed member-months: a member counts in a month
+        from its first active (purchase) day in it, with all its (purchase-day) revenue."""
+        n = new_months.c
         columns = ["basis", "cohort", "month", "members", "revenue_minor"]
         await self._upsert_adding(kpi_cohort_months, ["basis", "cohort", "month"], select(
-            literal("activity"), cohort, pm.month,
-            _sum(case((mt.member_id.is_(None), 1), else_=0)), _sum(pm.d_revenue))
-            .select_from(joined).group_by(cohort, pm.month), columns)
+            literal("activity"), n.cohort, n.month,
+            _sum(case((n.had_row == 0, 1), else_=0)), _sum(n.revenue_minor))
+            .group_by(n.cohort, n.month), columns)
         await self._upsert_adding(kpi_cohort_months, ["basis", "cohort", "month"], select(
-            literal("purchase"), buyer_cohort, pm.month,
-            _sum(case((and_(had_purchase == 0, pm.d_purchase > 0), 1), else_=0)),
-            _sum(case((had_purchase > 0, pm.d_revenue),
-                      (pm.d_purchase > 0, func.coalesce(mt.revenue_minor, 0) + pm.d_revenue),
-                      else_=0)))
-            .select_from(joined).where(buyer_cohort.is_not(None))
-            .group_by(buyer_cohort, pm.month), columns)
+            literal("purchase"), n.buyer_cohort, n.month,
+            _sum(case((and_(n.purchase_days_before == 0, n.purchase_days > 0), 1), else_=0)),
+            _sum(case((n.purchase_days_before > 0, n.revenue_minor),
+                      (n.purchase_days > 0, n.revenue_before + n.revenue_minor), else_=0)))
+            .where(n.buyer_cohort.is_not(None)).group_by(n.buyer_cohort, n.month), columns)
         await self.conn.execute(delete(kpi_cohort_months).where(
             kpi_cohort_months.c.members == 0))
-        # member months and summaries
-        await self._upsert_adding(months_t, ["member_id", "month"], select(
-            pm.member_id, pm.month, pm.d_active, pm.d_purchase, pm.d_revenue),
-            self._MONTH_COLUMNS)
+
+    async def _add_to_summaries(self) -> None:
+        """Add the changed members' increments to their summaries: new rows for members
+        without one; the activity columns of every other row; the purchase columns (and
+        the first purchase's revenue when the first purchase day is a new cell) only of
+        rows with a new purchase day, so the buyers' index moves only for those."""
+        n, s_ = new_members.c, summary.c
         statement = self._insert(summary)
         ex = statement.excluded
         least, greatest = (func.least, func.greatest) if self._pg else (func.min, func.max)
         await self.conn.execute(statement.from_select(self._SUMMARY_COLUMNS, select(
-            m.member_id, m.first, m.last, m.active_days, m.first_purchase, m.last_purchase,
-            m.purchase_days, m.revenue, literal(0, BigInteger))
-            .select_from(per_member).where(true()))
+            n.member_id, n.first_active, n.last_active, n.active_days, n.first_purchase,
+            n.last_purchase, n.purchase_days, n.revenue_minor,
+            func.coalesce(n.first_purchase_revenue_minor, 0)).where(true()))
             .on_conflict_do_update(index_elements=["member_id"], set_=dict(
                 first_active=least(s_.first_active, ex.first_active),
                 last_active=greatest(s_.last_active, ex.last_active),
-                active_days=s_.active_days + ex.active_days,
-                first_purchase=least(func.coalesce(s_.first_purchase, ex.first_purchase),
-                                     func.coalesce(ex.first_purchase, s_.first_purchase)),
-                last_purchase=greatest(func.coalesce(s_.last_purchase, ex.last_purchase),
-                                       func.coalesce(ex.last_purchase, s_.last_purchase)),
-                purchase_days=s_.purchase_days + ex.purchase_days,
-                revenue_minor=s_.revenue_minor + ex.revenue_minor,
-                first_purchase_revenue_minor=s_.first_purchase_revenue_minor)))
-        await self._fill_first_purchase_revenue(summary.c.member_id.in_(
-            select(c.member_id).where(c.bought == 1)))
+                active_days=s_.active_days + ex.active_days)))
+        first_is_new = (s_.first_purchase.is_(None)) | (n.first_purchase <= s_.first_purchase)
+        await self.conn.execute(update(summary).where(
+            s_.member_id == n.member_id, n.first_active_before.is_not(None),
+            n.first_purchase.is_not(None)).values(
+            first_purchase=least(func.coalesce(s_.first_purchase, n.first_purchase),
+                                 n.first_purchase),
+            last_purchase=greatest(func.coalesce(s_.last_purchase, n.last_purchase),
+                                   n.last_purchase),
+            purchase_days=s_.purchase_days + n.purchase_days,
+            revenue_minor=s_.revenue_minor + n.revenue_minor,
+            first_purchase_revenue_minor=case(
+                (first_is_new, n.first_purchase_revenue_minor),
+                else_=s_.first_purchase_revenue_minor)))
         await self._fill_joined_on(summary.c.joined_on.is_(None))  # new rows (partial index)
-        await self.conn.execute(delete(new_cells))
-        if moved:
-            await self.mark_dirty(member_ids=moved)
-            await self._incremental([])
-        return touched
 
-    async def _add_to_trailing(self, anchor: date) -> None:
-        """Add the new cells (kpi_new_cells) inside the trailing windows ending on `anchor`
-        to the members' trailing counts, and move kpi_trailing_counts by the difference:
-        one grouped pass over the changed members reads each one's key before (its row)
-        and after (its row plus the increments)."""
-        c, t = new_cells.c, kpi_member_trailing.c
-        increments = (select(c.member_id, *(
-            _sum(case((and_(c.day >= anchor - timedelta(days=lo),
-                            c.day <= anchor - timedelta(days=hi)), 1), else_=0)).label(name)
-            for name, (lo, hi) in _TRAILING.items()))
-            .where(c.new_cell == 1, c.day >= anchor - timedelta(days=_TRAILING_SPAN - 1),
-                   c.day <= anchor).group_by(c.member_id).subquery())
-        i = increments.c
+    async def _add_to_trailing(self) -> None:
+        """Add the changed members' new cells inside the trailing windows (kpi_new_members)
+        to their trailing rows, and move kpi_trailing_counts by the difference: one grouped
+        pass reads each one's key before (its row) and after (its row plus the
+        increments)."""
+        n = new_members.c
+        changed = (n.d30 > 0) | (n.prior30 > 0)  # a new cell in the span is in one of them
 
         def flag(count):
             return case((count > 0, 1), else_=0)
 
-        tier = case((t.member_id.is_(None), func.coalesce(self._tier_of(i.member_id),
-                                                          literal(0))),
-                    else_=func.coalesce(t.tier_id, literal(0)))
-        key = (tier, t.d30, flag(t.d7), flag(t.d1), flag(t.prior30),
-               func.coalesce(t.d30, 0) + i.d30, flag(func.coalesce(t.d7, 0) + i.d7),
-               flag(func.coalesce(t.d1, 0) + i.d1), flag(func.coalesce(t.prior30, 0) + i.prior30))
+        before = [n[f"{name}_before"] for name in _TRAILING]
+        after = [func.coalesce(b, 0) + n[name] for b, name in zip(before, _TRAILING,
+                                                                  strict=True)]
+        d1, d7, d30, prior30 = before
+        a1, a7, a30, aprior = after
+        key = (func.coalesce(n.tier_id, literal(0)), d30, flag(d7), flag(d1), flag(prior30),
+               a30, flag(a7), flag(a1), flag(aprior))
         delta: dict[tuple, int] = defaultdict(int)
-        for tier_id, d30, week, day, prior, *after, n in await self.conn.execute(
-                select(*key, func.count())
-                .select_from(increments.outerjoin(kpi_member_trailing,
-                                                  t.member_id == i.member_id))
-                .group_by(*key)):
-            if d30 is not None:  # the member had a row: its contribution before
-                delta[(tier_id, d30, week, day, prior)] -= n
-            delta[(tier_id, *after)] += n
+        for tier_id, d30_, week, day, prior, *after_key, count in await self.conn.execute(
+                select(*key, func.count()).where(changed).group_by(*key)):
+            if d30_ is not None:  # the member had a row: its contribution before
+                delta[(tier_id, d30_, week, day, prior)] -= count
+            delta[(tier_id, *after_key)] += count
         await self._upsert_adding(kpi_member_trailing, ["member_id"], select(
-            i.member_id, *(i[name] for name in _TRAILING), self._tier_of(i.member_id)),
+            n.member_id, *(n[name] for name in _TRAILING), n.tier_id).where(changed),
             ["member_id", *_TRAILING, "tier_id"], kept=["tier_id"])
-        changes = [dict(zip(_COUNT_KEYS, k, strict=True), members=n)
-                   for k, n in delta.items() if n]
+        changes = [dict(zip(_COUNT_KEYS, k, strict=True), members=count)
+                   for k, count in delta.items() if count]
         if changes:
             statement = self._insert(kpi_trailing_counts)
             await self.conn.execute(statement.on_conflict_do_update(
