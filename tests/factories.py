@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from domain import members, tiers
+from domain import members, merges, tiers
 from domain.members import Channel, IdentityKey, Profile
 
 _seq = itertools.count(1)
@@ -37,3 +37,16 @@ async def place_in_tier(db, member_id: int, tier_id: int | None) -> None:
     async with db.unit_of_work() as uow:
         await tiers.assign_tier(uow=uow, member_id=member_id, tier_id=tier_id, actor="test",
                                 reason="test", now=datetime.now(UTC))
+
+
+async def merge_into(db, survivor: int, merged: int) -> members.Merge:
+    async with db.unit_of_work() as uow:
+        return await merges.merge_members(uow=uow, survivor_id=survivor, merged_id=merged,
+                                          actor="test", reason="same person",
+                                          now=datetime.now(UTC))
+
+
+async def undo_merge(db, merge_id: int) -> members.Merge:
+    async with db.unit_of_work() as uow:
+        return await merges.undo_merge(uow=uow, merge_id=merge_id, actor="test",
+                                       now=datetime.now(UTC))

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from domain import events, members, merges
+from domain import events, members
 from domain.clock import utcnow
 from domain.members import Channel, IdentityKey, MemberFilter, MemberOrder
 from domain.paging import PageRequest
 from domain.store.tables import events as events_table
-from tests.factories import T0, make_member
+from tests.factories import T0, make_member, merge_into, undo_merge
 
 
 async def _login(db, external_id, member_id):
@@ -22,15 +22,6 @@ async def _login(db, external_id, member_id):
             external_id=external_id, type="login", occurred_at=utcnow(), member_id=member_id)])
 
 
-async def _merge(db, survivor, merged):
-    async with db.unit_of_work() as uow:
-        return await merges.merge_members(uow=uow, survivor_id=survivor, merged_id=merged,
-                                           actor="test", reason="same person", now=utcnow())
-
-
-async def _undo(db, merge_id):
-    async with db.unit_of_work() as uow:
-        return await merges.undo_merge(uow=uow, merge_id=merge_id, actor="test", now=utcnow())
 
 
 async def _events_of(db, member_id):
@@ -43,20 +34,20 @@ async def test_chained_merges_unwind_in_reverse_order_and_restore_events(databas
     a, b, c = [await make_member(database) for _ in range(3)]
     for member in (a, b, c):
         await _login(database, f"login-{member.id}", member.id)
-    a_into_b = await _merge(database, b.id, a.id)
-    b_into_c = await _merge(database, c.id, b.id)
+    a_into_b = await merge_into(database, b.id, a.id)
+    b_into_c = await merge_into(database, c.id, b.id)
     assert await _events_of(database, c.id) == sorted(f"login-{m.id}" for m in (a, b, c))
     # Events recorded for a merged member land on the member it now belongs to.
     await _login(database, "late", a.id)
     assert "late" in await _events_of(database, c.id)
 
     with pytest.raises(members.InvalidMerge, match="undo that merge first"):
-        await _undo(database, a_into_b.id)
-    await _undo(database, b_into_c.id)
+        await undo_merge(database, a_into_b.id)
+    await undo_merge(database, b_into_c.id)
     assert await _events_of(database, c.id) == [f"login-{c.id}"]
     assert await _events_of(database, b.id) == sorted(["late", f"login-{a.id}",
                                                        f"login-{b.id}"])
-    await _undo(database, a_into_b.id)
+    await undo_merge(database, a_into_b.id)
     assert await _events_of(database, a.id) == sorted(["late", f"login-{a.id}"])
     async with database.unit_of_work(write=False) as uow:
         identities = await uow.members.identities_of([a.id, b.id, c.id])
@@ -69,7 +60,7 @@ async def test_chained_merges_unwind_in_reverse_order_and_restore_events(databas
 
 async def test_merged_members_leave_the_list_but_can_be_included(database):
     a, b = await make_member(database), await make_member(database)
-    await _merge(database, a.id, b.id)
+    await merge_into(database, a.id, b.id)
     async with database.unit_of_work(write=False) as uow:
         default, _ = await uow.members.page(MemberFilter(), MemberOrder.JOINED_AT_ASC,
                                             PageRequest(first=10))

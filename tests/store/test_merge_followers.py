@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from domain import badges, events, members, merges
+from domain import badges, events, members
 from domain.badge_rules import Rule
 from domain.badges import BadgeSpec, GrowthStage
 from domain.clock import utcnow
@@ -15,7 +15,7 @@ from domain.events import EventType
 from domain.points import ledger, merging
 from domain.points.rules import EntryKind
 from domain.store.tables import audit_entries
-from tests.factories import T0, make_member
+from tests.factories import T0, make_member, merge_into, undo_merge
 
 DAY = timedelta(days=1)
 
@@ -34,15 +34,6 @@ async def _spend(db, member_id, amount, *, key, at):
                                          now=at)
 
 
-async def _merge(db, survivor, merged):
-    async with db.unit_of_work() as uow:
-        return await merges.merge_members(uow=uow, survivor_id=survivor, merged_id=merged,
-                                          actor="test", reason="same person", now=utcnow())
-
-
-async def _undo(db, merge_id):
-    async with db.unit_of_work() as uow:
-        return await merges.undo_merge(uow=uow, merge_id=merge_id, actor="test", now=utcnow())
 
 
 async def _balances(db, *member_ids):
@@ -87,7 +78,7 @@ async def test_a_merge_moves_the_open_lot_with_its_expiry_and_it_expires_on_the_
     survivor = await make_member(database)
     await _earn(database, survivor.id, 10, key="own", at=T0, kind=EntryKind.ADJUST)
 
-    merge = await _merge(database, survivor.id, merged.id)
+    merge = await merge_into(database, survivor.id, merged.id)
 
     assert merge.points_moved == 30
     assert await _balances(database, merged.id, survivor.id) == [0, 40]
@@ -104,9 +95,9 @@ async def test_a_merge_moves_the_open_lot_with_its_expiry_and_it_expires_on_the_
 async def test_undo_gives_back_the_unspent_moved_points_with_their_expiry(database):
     merged = await _spent_120_of_150(database)
     survivor = await make_member(database)
-    merge = await _merge(database, survivor.id, merged.id)
+    merge = await merge_into(database, survivor.id, merged.id)
 
-    undone = await _undo(database, merge.id)
+    undone = await undo_merge(database, merge.id)
 
     assert undone.points_returned == 30
     assert await _balances(database, merged.id, survivor.id) == [30, 0]
@@ -121,11 +112,11 @@ async def test_undo_after_the_survivor_spent_part_gives_back_only_the_remainder(
     merged = await _spent_120_of_150(database)  # 30 open, earned at T0
     survivor = await make_member(database)
     await _earn(database, survivor.id, 100, key="older", at=T0 - 5 * DAY, days=365)
-    merge = await _merge(database, survivor.id, merged.id)
+    merge = await merge_into(database, survivor.id, merged.id)
     # FIFO on the survivor: its own lot (earned 5 days earlier) first, then 10 moved points.
     await _spend(database, survivor.id, 110, key="big-spend", at=T0 + 2 * DAY)
 
-    undone = await _undo(database, merge.id)
+    undone = await undo_merge(database, merge.id)
 
     assert (undone.points_moved, undone.points_returned) == (30, 20)
     assert await _balances(database, merged.id, survivor.id) == [20, 0]
@@ -137,11 +128,11 @@ async def test_undo_after_the_survivor_spent_everything_gives_back_nothing_and_n
         database):
     merged = await _spent_120_of_150(database)
     survivor = await make_member(database)
-    merge = await _merge(database, survivor.id, merged.id)
+    merge = await merge_into(database, survivor.id, merged.id)
     await _spend(database, survivor.id, 30, key="all", at=T0 + 2 * DAY)
     await _earn(database, survivor.id, 50, key="fresh", at=T0 + 3 * DAY, days=365)
 
-    undone = await _undo(database, merge.id)
+    undone = await undo_merge(database, merge.id)
 
     assert undone.points_returned == 0
     assert await _balances(database, merged.id, survivor.id) == [0, 50]
@@ -150,9 +141,9 @@ async def test_undo_after_the_survivor_spent_everything_gives_back_nothing_and_n
 async def test_retried_merge_and_undo_count_once(database):
     merged = await _spent_120_of_150(database)
     survivor = await make_member(database)
-    merge = await _merge(database, survivor.id, merged.id)
+    merge = await merge_into(database, survivor.id, merged.id)
     with pytest.raises(members.MemberAlreadyMerged):
-        await _merge(database, survivor.id, merged.id)
+        await merge_into(database, survivor.id, merged.id)
     async with database.unit_of_work() as uow:  # the transfer step itself run again
         again = await merging.move_to_survivor(uow=uow, merge_id=merge.id, merged_id=merged.id,
                                                survivor_id=survivor.id, actor="t", now=utcnow())
@@ -160,9 +151,9 @@ async def test_retried_merge_and_undo_count_once(database):
     assert again.points == 0
     assert await _balances(database, merged.id, survivor.id) == [0, 30]
 
-    await _undo(database, merge.id)
+    await undo_merge(database, merge.id)
     with pytest.raises(members.InvalidMerge, match="already undone"):
-        await _undo(database, merge.id)
+        await undo_merge(database, merge.id)
     async with database.unit_of_work() as uow:
         again = await merging.give_back(uow=uow, merge_id=merge.id, merged_id=merged.id,
                                         survivor_id=survivor.id, actor="t", now=utcnow())
@@ -174,7 +165,7 @@ async def test_retried_merge_and_undo_count_once(database):
 async def test_transfers_cannot_be_reversed_by_hand(database):
     merged = await _spent_120_of_150(database)
     survivor = await make_member(database)
-    await _merge(database, survivor.id, merged.id)
+    await merge_into(database, survivor.id, merged.id)
     [moved] = await _entries(database, survivor.id, EntryKind.TRANSFER_IN)
     async with database.unit_of_work() as uow:
         with pytest.raises(ledger.rules.NotReversible):
@@ -224,7 +215,7 @@ async def test_a_merge_copies_the_badges_the_survivor_lacks_and_undo_removes_onl
     before = await _held(database, merged.id)
     own_login = (await _held(database, survivor.id))[login.id]
 
-    merge = await _merge(database, survivor.id, merged.id)
+    merge = await merge_into(database, survivor.id, merged.id)
 
     assert merge.added_badge_ids == (post.id,)
     held = await _held(database, survivor.id)
@@ -235,7 +226,7 @@ async def test_a_merge_copies_the_badges_the_survivor_lacks_and_undo_removes_onl
         before[post.id].awarded_at, before[post.id].value, merge.id)
     assert (await _last_audit(database, "member.merge"))["badgesAdded"] == [post.id]
 
-    await _undo(database, merge.id)
+    await undo_merge(database, merge.id)
 
     assert set(await _held(database, survivor.id)) == {login.id}
     assert set(await _held(database, merged.id)) == {login.id, post.id}
@@ -254,22 +245,22 @@ async def test_chained_merges_carry_points_and_badges_and_unwind_in_reverse_orde
     await _act(database, a.id, "post", 1)
     await _award(database)
 
-    a_into_b = await _merge(database, b.id, a.id)
-    b_into_c = await _merge(database, c.id, b.id)
+    a_into_b = await merge_into(database, b.id, a.id)
+    b_into_c = await merge_into(database, c.id, b.id)
     assert await _balances(database, a.id, b.id, c.id) == [0, 0, 55]
     assert set(await _held(database, c.id)) == {poster.id}
     # FIFO: a's points are the oldest on c, so a spend of 20 takes them first.
     await _spend(database, c.id, 20, key="c-spends", at=T0 + DAY)
 
     with pytest.raises(members.InvalidMerge, match="undo that merge first"):
-        await _undo(database, a_into_b.id)
-    undone = await _undo(database, b_into_c.id)
+        await undo_merge(database, a_into_b.id)
+    undone = await undo_merge(database, b_into_c.id)
     assert (undone.points_moved, undone.points_returned) == (50, 30)
     assert await _balances(database, a.id, b.id, c.id) == [0, 30, 5]
     assert await _held(database, c.id) == {}
     assert set(await _held(database, b.id)) == {poster.id}
 
-    undone = await _undo(database, a_into_b.id)
+    undone = await undo_merge(database, a_into_b.id)
     assert (undone.points_moved, undone.points_returned) == (40, 20)
     assert await _balances(database, a.id, b.id, c.id) == [20, 10, 5]
     assert await _held(database, b.id) == {}
@@ -279,10 +270,10 @@ async def test_chained_merges_carry_points_and_badges_and_unwind_in_reverse_orde
 async def test_a_member_merged_undone_and_merged_again_moves_its_points_each_time(database):
     merged = await _spent_120_of_150(database)
     survivor = await make_member(database)
-    first = await _merge(database, survivor.id, merged.id)
-    await _undo(database, first.id)
-    second = await _merge(database, survivor.id, merged.id)
+    first = await merge_into(database, survivor.id, merged.id)
+    await undo_merge(database, first.id)
+    second = await merge_into(database, survivor.id, merged.id)
     assert second.points_moved == 30
     assert await _balances(database, merged.id, survivor.id) == [0, 30]
-    assert (await _undo(database, second.id)).points_returned == 30
+    assert (await undo_merge(database, second.id)).points_returned == 30
     assert await _balances(database, merged.id, survivor.id) == [30, 0]

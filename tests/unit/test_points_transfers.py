@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from domain import badges
 from domain.points import transfers
-from domain.points.rules import Entry, EntryKind
+from domain.points.rules import EntryKind
 from domain.points.transfers import LotMove
-
-D0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def entry(id, amount, kind=EntryKind.EARN, *, day=0, expires_day=None, lot=None):
-    at = D0 + timedelta(days=day)
-    return Entry(id=id, member_id=1, kind=kind, amount=amount, idempotency_key=f"k{id}",
-                 reason="r", actor="t", occurred_at=at, created_at=at,
-                 expires_at=D0 + timedelta(days=expires_day) if expires_day is not None else None,
-                 lot_entry_id=lot)
+from tests.unit.test_points_rules import D0, entry
 
 
 def test_after_spending_120_of_100_and_50_the_30_left_of_the_second_lot_moves_with_its_expiry():
