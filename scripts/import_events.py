@@ -3,8 +3,8 @@
 Valid rows land, one transaction per chunk (progress on stderr every few seconds);
 each rejected row is printed as `line N: CODE reason` (and all of them written to
 `--rejects OUT.csv`); events already stored count as duplicates, so running a file
-again is safe. Exit code
-0 when nothing was rejected, 1 when some rows were, 2 when the file cannot be read.
+again is safe. Exit code 0 when nothing was rejected, 1 when some rows were, 2 when the
+file cannot be read.
 """
 
 from __future__ import annotations
