@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 
 # Stable constraint names so migrations are reproducible on every backend.
@@ -202,8 +203,12 @@ events = Table(
     Column("properties", JSON),
     Column("received_at", UtcDateTime, nullable=False),
     # No index on occurred_at alone: the events of a period are found through the
-    # member_days rollup (activity.members_with_events), then this index.
-    Index("ix_events_member_id_occurred_at", "member_id", "occurred_at"),
+    # member_days rollup (activity.members_with_events), then a member index. PostgreSQL:
+    # (member_id, occurred_at). SQLite: (UTC day, member_id) below, so that a batch of
+    # new events (all on a few recent days) touches a few leaf pages instead of one page
+    # per member all over a member-ordered b-tree.
+    Index("ix_events_member_id_occurred_at", "member_id", "occurred_at")
+    .ddl_if(dialect="postgresql"),
 )
 
 # One row per member and UTC day with any event: the rollup every per-member feature, tier
@@ -213,8 +218,8 @@ events = Table(
 member_days = Table(
     "member_days",
     metadata,
-    Column("member_id", Id, ForeignKey("members.id"), primary_key=True),
-    Column("day", Date, primary_key=True),
+    Column("member_id", Id, ForeignKey("members.id"), nullable=False),
+    Column("day", Date, nullable=False),
     Column("events", Integer, nullable=False),
     Column("logins", Integer, nullable=False),
     Column("posts", Integer, nullable=False),
@@ -225,9 +230,18 @@ member_days = Table(
     Column("purchases", Integer, nullable=False),
     Column("revenue_minor", BigInteger, nullable=False),
     Column("referral_invites", Integer, nullable=False),
-    # Day-range reads (KPI rollups) count members per day from this index alone.
-    Index("ix_member_days_day_member_id", "day", "member_id"),
+    # Keyed day first and, on SQLite, stored in that key (WITHOUT ROWID): new events'
+    # rows sit together on the last days' pages, and day-range reads (KPI rollups) read
+    # them in order. Per-member reads use the (member_id, day) index on PostgreSQL; on
+    # SQLite they name the days (kpi_activity_days) or skip-scan the key.
+    PrimaryKeyConstraint("day", "member_id"),
+    Index("ix_member_days_member_id_day", "member_id", "day").ddl_if(dialect="postgresql"),
+    sqlite_with_rowid=False,
 )
+
+# SQLite: the events by UTC day (the expression activity.utc_day emits) and member.
+Index("ix_events_day_member_id", func.substr(events.c.occurred_at, 1, 10),
+      events.c.member_id).ddl_if(dialect="sqlite")
 
 api_tokens = Table(
     "api_tokens",

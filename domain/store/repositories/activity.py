@@ -85,7 +85,7 @@ class ActivityRepository:
         statement = insert.from_select(["member_id", "day", *ADDITIVE],
                                        _aggregate(self._dialect, where))
         statement = statement.on_conflict_do_update(
-            index_elements=["member_id", "day"],
+            index_elements=["day", "member_id"],
             set_={name: member_days.c[name] + statement.excluded[name] for name in ADDITIVE},
         )
         await self.conn.execute(statement)
