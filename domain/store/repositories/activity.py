@@ -6,7 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, and_, case, cast, delete, func, literal, select, true
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,8 +44,9 @@ def utc_day(dialect: str, column=events.c.occurred_at):
     """The UTC calendar day of a stored timestamp, as SQL."""
     if dialect == "postgresql":
         return cast(func.timezone("UTC", column), Date)
-    # UtcDateTime stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC on SQLite.
-    return func.substr(column, 1, 10)
+    # UtcDateTime stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC on SQLite. Literal bounds
+    # (not parameters): queries match the events' index on this expression only then.
+    return func.substr(column, literal_column("1"), literal_column("10"))
 
 
 def members_with_events(types: Iterable[EventType], first: date | None, last: date):
