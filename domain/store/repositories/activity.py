@@ -69,6 +69,20 @@ def members_with_events(types: Iterable[EventType], first: date | None, last: da
     return select(member_days.c.member_id).where(*where).distinct()
 
 
+def rollup_days():
+    """SQL: the distinct days of the rollup, one key seek per day (a recursive CTE: the
+    next day is the smallest one after the last). On SQLite member_days and the events
+    are keyed day first: a read by member names these days (`day IN (...) AND member_id
+    IN (...)`, one seek per day and member) instead of relying on ANALYZE statistics for
+    a skip-scan; without them SQLite reads every row."""
+    later = member_days.alias("later")
+    days = select(func.min(member_days.c.day).label("day")).cte("rollup_days", recursive=True)
+    days = days.union_all(
+        select(select(func.min(later.c.day)).where(later.c.day > days.c.day).scalar_subquery())
+        .where(days.c.day.is_not(None)))
+    return select(days.c.day).where(days.c.day.is_not(None))
+
+
 def _aggregate(dialect: str, where):
     day = utc_day(dialect).label("day")
     counted = [func.count().label("events")]
@@ -113,8 +127,23 @@ class ActivityRepository:
         ids = sorted(set(member_ids))
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start:start + _CHUNK]
-            await self.conn.execute(delete(member_days).where(member_days.c.member_id.in_(chunk)))
-            await self._insert_from_events(events.c.member_id.in_(chunk))
+            mine = member_days.c.member_id.in_(chunk)
+            theirs = events.c.member_id.in_(chunk)
+            if self._dialect == "sqlite":  # by day, then member (see rollup_days)
+                days = await self.days_with_rows(chunk)
+                mine = and_(mine, member_days.c.day.in_(days))
+                theirs = and_(theirs, utc_day("sqlite").in_([d.isoformat() for d in days]))
+            await self.conn.execute(delete(member_days).where(mine))
+            await self._insert_from_events(theirs)
+
+    async def days_with_rows(self, member_ids: Iterable[int]) -> list[date]:
+        """The days on which any of these members has a rollup row (every day one of
+        their events falls on), by the key on SQLite (see rollup_days)."""
+        where = member_days.c.member_id.in_(list(member_ids))
+        if self._dialect == "sqlite":
+            where = and_(where, member_days.c.day.in_(rollup_days()))
+        return list((await self.conn.execute(
+            select(member_days.c.day).where(where).distinct())).scalars())
 
     async def _insert_from_events(self, where) -> None:
         await self.conn.execute(member_days.insert().from_select(
@@ -123,6 +152,8 @@ class ActivityRepository:
     async def days_of(self, member_id: int, *, since: date | None = None) -> list[dict]:
         """One member's rollup rows, oldest first (for tests and explanations)."""
         condition = member_days.c.member_id == member_id
+        if self._dialect == "sqlite":
+            condition = and_(condition, member_days.c.day.in_(rollup_days()))
         if since is not None:
             condition = and_(condition, member_days.c.day >= since)
         rows = await self.conn.execute(select(member_days).where(condition)

@@ -22,12 +22,11 @@ from domain.members import (
     Profile,
 )
 from domain.paging import Page, PageRequest
-from domain.store.repositories.activity import ActivityRepository
+from domain.store.repositories.activity import ActivityRepository, utc_day
 from domain.store.repositories.kpi import KpiRepository
 from domain.store.repositories.tiers import TIER_COLUMNS, tier_from_row
 from domain.store.tables import (
     events,
-    member_days,
     member_identities,
     member_merges,
     members,
@@ -251,7 +250,7 @@ class MemberRepository:
         await self.conn.execute(update(member_identities)
                                 .where(member_identities.c.member_id == merged.id)
                                 .values(member_id=survivor.id))
-        await self.conn.execute(update(events).where(events.c.member_id == merged.id)
+        await self.conn.execute(update(events).where(await self._events_of([merged.id]))
                                 .values(member_id=survivor.id))
         await self._mark_kpi_dirty([survivor.id, merged.id])
         await ActivityRepository(self.conn).rebuild([survivor.id, merged.id])
@@ -292,9 +291,9 @@ class MemberRepository:
         await self.conn.execute(update(member_identities)
                                 .where(member_identities.c.id.in_(merge.moved_identity_ids))
                                 .values(member_id=merge.merged_id))
-        await self.conn.execute(update(events).where(events.c.origin_member_id.in_(family),
-                                                     events.c.member_id == merge.survivor_id)
-                                .values(member_id=merge.merged_id))
+        await self.conn.execute(update(events).where(
+            events.c.origin_member_id.in_(family),
+            await self._events_of([merge.survivor_id])).values(member_id=merge.merged_id))
         await self._mark_kpi_dirty([merge.survivor_id, merge.merged_id])
         await ActivityRepository(self.conn).rebuild([merge.survivor_id, merge.merged_id])
         await self.conn.execute(update(members).where(members.c.id == merge.merged_id).values(
@@ -308,9 +307,17 @@ class MemberRepository:
         """Events of these members move between them: have the next KPI refresh recompute
         them (and their status and join day) and the days they were active on (called
         before member_days is rebuilt, while it still holds every day that changes)."""
-        days = (await self.conn.execute(select(member_days.c.day).distinct().where(
-            member_days.c.member_id.in_(member_ids)))).scalars().all()
+        days = await ActivityRepository(self.conn).days_with_rows(member_ids)
         await KpiRepository(self.conn).mark_dirty(days=days, member_ids=member_ids)
+
+    async def _events_of(self, member_ids: list[int]):
+        """Condition: the events of these members (on SQLite through the days they have
+        rollup rows on: events are indexed by day, then member)."""
+        where = events.c.member_id.in_(member_ids)
+        if self.conn.dialect.name == "sqlite":
+            days = await ActivityRepository(self.conn).days_with_rows(member_ids)
+            where = and_(where, utc_day("sqlite").in_([d.isoformat() for d in days]))
+        return where
 
     async def _merged_family(self, root_id: int) -> list[int]:
         family, frontier = [root_id], [root_id]
