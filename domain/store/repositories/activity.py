@@ -69,18 +69,38 @@ def members_with_events(types: Iterable[EventType], first: date | None, last: da
     return select(member_days.c.member_id).where(*where).distinct()
 
 
-def rollup_days():
-    """SQL: the distinct days of the rollup, one key seek per day (a recursive CTE: the
-    next day is the smallest one after the last). On SQLite member_days and the events
-    are keyed day first: a read by member names these days (`day IN (...) AND member_id
-    IN (...)`, one seek per day and member) instead of relying on ANALYZE statistics for
-    a skip-scan; without them SQLite reads every row."""
-    later = member_days.alias("later")
-    days = select(func.min(member_days.c.day).label("day")).cte("rollup_days", recursive=True)
-    days = days.union_all(
-        select(select(func.min(later.c.day)).where(later.c.day > days.c.day).scalar_subquery())
-        .where(days.c.day.is_not(None)))
-    return select(days.c.day).where(days.c.day.is_not(None))
+def rollup_days(first: date | None = None, last: date | None = None, *,
+                name: str = "rollup_days"):
+    """SQL: the distinct days of the rollup in [first, last] (unbounded where None), one
+    key seek per day (a recursive CTE: the next day is the smallest one after the last).
+    On SQLite member_days and the events are keyed day first: a read by member names
+    these days (`day IN (...) AND member_id IN (...)`, one seek per day and member)
+    instead of relying on ANALYZE statistics for a skip-scan; without them SQLite reads
+    every row. `name` tells apart two such lists in one statement."""
+    later = member_days.alias(f"{name}_later")
+    start = select(func.min(member_days.c.day).label("day"))
+    if first is not None:
+        start = start.where(member_days.c.day >= first)
+    days = start.cte(name, recursive=True)
+    step = select(select(func.min(later.c.day)).where(later.c.day > days.c.day)
+                  .scalar_subquery()).where(days.c.day.is_not(None))
+    if last is not None:
+        step = step.where(days.c.day < last)
+    days = days.union_all(step)
+    chosen = select(days.c.day).where(days.c.day.is_not(None))
+    if last is not None:
+        chosen = chosen.where(days.c.day <= last)
+    return chosen
+
+
+def days_named(dialect: str, day, first: date | None = None, last: date | None = None, *,
+               name: str = "rollup_days") -> list:
+    """Conditions for a read by member on SQLite: `day` (member_days.day or the events'
+    UTC day, see utc_day) is one of the rollup's days in [first, last], so the read seeks
+    (day, member) keys (see rollup_days). None on PostgreSQL (keyed by member first)."""
+    if dialect != "sqlite":
+        return []
+    return [day.in_(rollup_days(first, last, name=name))]
 
 
 def _aggregate(dialect: str, where):

@@ -44,7 +44,7 @@ from domain.badges import (
 )
 from domain.clock import utcnow
 from domain.events import EventType
-from domain.store.repositories.activity import members_with_events, utc_day
+from domain.store.repositories.activity import days_named, members_with_events, utc_day
 from domain.store.tables import badge_awards, badges, events, member_days
 
 _ROLLUP_COLUMNS = {
@@ -208,6 +208,13 @@ class BadgeRepository:
             member = events.c.member_id
             if member_ids is None:  # the period's members, then their events by index
                 where.append(member.in_(members_with_events(rule.event_types, first, last)))
+                if self._dialect == "sqlite":  # events of the period's days (day first)
+                    where.append(utc_day("sqlite") <= last.isoformat())
+                    if first is not None:
+                        where.append(utc_day("sqlite") >= first.isoformat())
+            else:  # these members' events on each day (see rollup_days)
+                where.extend(days_named(self._dialect, utc_day(self._dialect), first, last,
+                                        name="raw_days"))
             amount = func.coalesce(func.sum(cast(events.c.amount_minor, BigInteger)),
                                    literal(0))
             query = (select(member.label("member_id"), day, func.count().label("hits"),
@@ -223,6 +230,9 @@ class BadgeRepository:
             where = [hits > 0, member_days.c.day <= last]
             if first is not None:
                 where.append(member_days.c.day >= first)
+            if member_ids is not None:  # these members' rows of each day (see rollup_days)
+                where.extend(days_named(self._dialect, member_days.c.day, first, last,
+                                        name="rollup_days"))
             query = select(member.label("member_id"), member_days.c.day.label("day"),
                            hits.label("hits"), member_days.c.revenue_minor.label("amount"))
         if member_ids is not None:
@@ -318,6 +328,9 @@ class BadgeRepository:
                      events.c.occurred_at < _midnight(last + timedelta(days=1))]
             if first is not None:
                 where.append(events.c.occurred_at >= _midnight(first))
+            # these members' events on each day of the period (see rollup_days)
+            where.extend(days_named(self._dialect, utc_day(self._dialect), first, last,
+                                    name="evidence_days"))
             source = events
             if rule.aggregation is Aggregation.STREAK_DAYS:
                 runs = self._qualifying(badge, as_of=as_of, member_ids=chunk).subquery()

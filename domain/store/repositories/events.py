@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import Event, EventColumns, EventType, at
 from domain.members import Channel
-from domain.store.repositories.activity import ActivityRepository
+from domain.store.repositories.activity import ActivityRepository, days_named, utc_day
 from domain.store.sqlite_batches import encode_sqlite_batch, sqlite_time
 from domain.store.tables import events, member_identities
 
@@ -192,12 +192,14 @@ class EventRepository:
     async def recent_for_members(self, member_ids, *, limit: int
                                  ) -> dict[int, list[tuple[int, Event]]]:
         """Each member's `limit` newest events, for many members in one statement."""
+        dialect = self.conn.dialect.name
         ranked = select(
             events,
             func.row_number().over(partition_by=events.c.member_id,
                                    order_by=(events.c.occurred_at.desc(), events.c.id.desc()))
             .label("position"),
-        ).where(events.c.member_id.in_(list(member_ids))).subquery()
+        ).where(events.c.member_id.in_(list(member_ids)),  # by day on SQLite: rollup_days
+                *days_named(dialect, utc_day(dialect))).subquery()
         rows = await self.conn.execute(
             select(ranked).where(ranked.c.position <= limit)
             .order_by(ranked.c.member_id, ranked.c.position)

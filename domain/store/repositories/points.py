@@ -21,7 +21,7 @@ from domain.points.rules import (
     EntryKind,
     TierMultiplier,
 )
-from domain.store.repositories.activity import members_with_events
+from domain.store.repositories.activity import members_with_events, utc_day
 from domain.store.tables import (
     benefit_redemptions,
     benefits,
@@ -209,6 +209,11 @@ class PointsRepository:
         first_day = since.astimezone(UTC).date() if since is not None else None
         condition = and_(condition, events.c.member_id.in_(members_with_events(
             [EventType(t) for t in types], first_day, last_day)))
+        if self.conn.dialect.name == "sqlite":  # the period's events by their day (day first)
+            day = utc_day("sqlite")
+            condition = and_(condition, day <= last_day.isoformat())
+            if first_day is not None:
+                condition = and_(condition, day >= first_day.isoformat())
         rows = await self.conn.execute(
             select(events.c.id, events.c.member_id, events.c.type, events.c.occurred_at,
                    members.c.tier_id, earned.label("accrued"))

@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, and_, case, cast, delete, func, literal, sele
 
 from domain.kpi.inputs import months_between
 from domain.kpi.records import RefreshResult
-from domain.store.repositories.activity import utc_day
+from domain.store.repositories.activity import days_named, utc_day
 from domain.store.repositories.kpi.base import (
     _CHUNK,
     _PURCHASE_DAY,
@@ -205,12 +205,15 @@ class RefreshMixin(KpiBase):
         before = await self._read_contributions(await self._months_of(touched))
         await self.conn.execute(delete(months_t).where(await self._months_of(touched)))
         await self.conn.execute(delete(summary).where(summary.c.member_id.in_(touched)))
+        # Their rows of each day on SQLite (day-first key; see rollup_days).
+        theirs = and_(md.c.member_id.in_(touched),
+                      *days_named(self.conn.dialect.name, md.c.day))
         await self.conn.execute(summary.insert().from_select(
-            self._SUMMARY_COLUMNS, self._summaries(md.c.member_id.in_(touched))))
+            self._SUMMARY_COLUMNS, self._summaries(theirs)))
         await self._fill_first_purchase_revenue(summary.c.member_id.in_(touched))
         await self._fill_joined_on(summary.c.member_id.in_(touched))
         await self.conn.execute(months_t.insert().from_select(
-            self._MONTH_COLUMNS, self._member_months(md.c.member_id.in_(touched))))
+            self._MONTH_COLUMNS, self._member_months(theirs)))
         after = await self._read_contributions(await self._months_of(touched))
         changes = []
         for key in set(before) | set(after):
