@@ -97,7 +97,7 @@ def days_named(dialect: str, day, first: date | None = None, last: date | None =
                name: str = "rollup_days") -> list:
     """Conditions for a read by member on SQLite: `day` (member_days.day or the events'
     UTC day, see utc_day) is one of the rollup's days in [first, last], so the read seeks
-    (day, member) keys (see rollup_days). None on PostgreSQL (keyed by member first)."""
+    (day, member) keys (see rollup_days). No condition on PostgreSQL (member-first keys)."""
     if dialect != "sqlite":
         return []
     return [day.in_(rollup_days(first, last, name=name))]
