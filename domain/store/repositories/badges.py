@@ -10,7 +10,7 @@ by gaps-and-islands), kept when it reaches the goal and the member lacks the bad
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
@@ -44,6 +44,7 @@ from domain.badges import (
 )
 from domain.clock import utcnow
 from domain.events import EventType
+from domain.store.days import as_date, midnight
 from domain.store.repositories.activity import days_named, members_with_events, utc_day
 from domain.store.tables import badge_awards, badges, events, member_days
 
@@ -64,7 +65,7 @@ def _badge(row) -> Badge:
 def _award(row) -> Award:
     return Award(
         id=row.id, member_id=row.member_id, badge_id=row.badge_id, awarded_at=row.awarded_at,
-        as_of=_as_date(row.as_of), value=row.value, rule=Rule.from_json(row.rule),
+        as_of=as_date(row.as_of), value=row.value, rule=Rule.from_json(row.rule),
         evidence=tuple(EvidenceEvent(event_id=e["id"], external_id=e["external_id"],
                                      type=EventType(e["type"]),
                                      occurred_at=datetime.fromisoformat(e["occurred_at"]))
@@ -73,14 +74,6 @@ def _award(row) -> Award:
     )
 
 
-def _as_date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 class BadgeRepository:
@@ -149,8 +142,8 @@ class BadgeRepository:
             statement = self._qualifying(badge, as_of=as_of, member_ids=chunk)
             for row in await self.conn.execute(statement):
                 out.append(Qualified(member_id=row.member_id, value=int(row.value),
-                                     first_day=_as_date(row.first_day),
-                                     last_day=_as_date(row.last_day)))
+                                     first_day=as_date(row.first_day),
+                                     last_day=as_date(row.last_day)))
         out.sort(key=lambda q: q.member_id)
         return out
 
@@ -202,9 +195,9 @@ class BadgeRepository:
         if rule.needs_raw_events:
             day = utc_day(self._dialect).label("day")
             where = [*self._event_conditions(rule), events.c.occurred_at
-                     < _midnight(last + timedelta(days=1))]
+                     < midnight(last + timedelta(days=1))]
             if first is not None:
-                where.append(events.c.occurred_at >= _midnight(first))
+                where.append(events.c.occurred_at >= midnight(first))
             member = events.c.member_id
             if member_ids is None:  # the period's members, then their events by index
                 where.append(member.in_(members_with_events(rule.event_types, first, last)))
@@ -325,9 +318,9 @@ class BadgeRepository:
         out: dict[int, list[dict]] = {}
         for chunk in _chunks(member_ids):
             where = [*self._event_conditions(rule), events.c.member_id.in_(chunk),
-                     events.c.occurred_at < _midnight(last + timedelta(days=1))]
+                     events.c.occurred_at < midnight(last + timedelta(days=1))]
             if first is not None:
-                where.append(events.c.occurred_at >= _midnight(first))
+                where.append(events.c.occurred_at >= midnight(first))
             # these members' events on each day of the period (see rollup_days)
             where.extend(days_named(self._dialect, utc_day(self._dialect), first, last,
                                     name="evidence_days"))

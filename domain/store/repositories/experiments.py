@@ -39,6 +39,7 @@ from domain.experiments import (
 )
 from domain.members import Channel, MemberStatus
 from domain.paging import Page, PageRequest
+from domain.store.days import as_date
 from domain.store.repositories.activity import utc_day
 from domain.store.tables import (
     campaign_assignments,
@@ -300,7 +301,7 @@ class ExperimentRepository:
         rows = await self.conn.execute(
             select(ranked.c.member_id, ranked.c.arm, ranked.c.day, ranked.c.conversions)
             .where(ranked.c.nth <= per_member_limit))
-        return [(m, arm, _as_date(day), int(n)) for m, arm, day, n in rows]
+        return [(m, arm, as_date(day), int(n)) for m, arm, day, n in rows]
 
     # --- rewards ---
 
@@ -334,7 +335,3 @@ class ExperimentRepository:
             .where(campaign_rewards.c.campaign_id == campaign_id))).one()
         return count, int(cost)
 
-
-def _as_date(value) -> date:
-    # The events path computes the day as text on SQLite ('YYYY-MM-DD').
-    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -23,11 +23,10 @@ from domain.kpi.inputs import (
     next_month,
 )
 from domain.referrals import RewardStatus
+from domain.store.days import as_date, midnight
 from domain.store.repositories.kpi.base import (
     _PURCHASE_DAY,
     KpiBase,
-    _as_date,
-    _midnight,
     _sum,
     md,
     summary,
@@ -93,7 +92,7 @@ class FundingMixin(KpiBase):
         channel, tier and UTC join day, from kpi_joined_days (kept by the refresh): every
         count by join date the report needs."""
         j = kpi_joined_days.c
-        return _Joined({(channel, tier_id or None, _as_date(day)): n
+        return _Joined({(channel, tier_id or None, as_date(day)): n
                         for day, channel, tier_id, n in await self.conn.execute(
                             select(j.day, j.channel, j.tier_id, j.members)
                             .where(j.day <= until, j.members != 0))})
@@ -137,7 +136,7 @@ class FundingMixin(KpiBase):
         for row in await self.conn.execute(
                 select(ad.day, ad.active, ad.purchasers, ad.revenue_minor, ad.events,
                        ad.posts + ad.comments).where(ad.day >= first_day, ad.day <= end)):
-            series[:, index[_as_date(row[0])]] = row[1:]
+            series[:, index[as_date(row[0])]] = row[1:]
         shares = (await self.conn.execute(select(_sum(ad.shares)).where(
             ad.day >= start, ad.day <= end))).scalar_one()
 
@@ -271,7 +270,7 @@ class FundingMixin(KpiBase):
 
     async def _months(self, as_of: date, latest: date | None, joined: _Joined
                       ) -> tuple[list[date], dict]:
-        first = _as_date((await self.conn.execute(
+        first = as_date((await self.conn.execute(
             select(func.min(kpi_activity_days.c.day)))).scalar())
         if first is None or first > as_of:
             return [], dict(month_members=[], month_new=[], month_active=[], month_revenue=[],
@@ -286,9 +285,9 @@ class FundingMixin(KpiBase):
         for m, t, s in await self.conn.execute(
                 select(month, _sum(ad.purchasers), _sum(ad.active))
                 .where(ad.day <= as_of).group_by(month)):
-            if _as_date(m) in slot:
-                transactions[slot[_as_date(m)]] = t
-                dau_sum[slot[_as_date(m)]] = s
+            if as_date(m) in slot:
+                transactions[slot[as_date(m)]] = t
+                dau_sum[slot[as_date(m)]] = s
         for m, count, rev in await self._month_active(as_of, latest, months):
             active[slot[m]] += count
             revenue[slot[m]] += rev
@@ -306,7 +305,7 @@ class FundingMixin(KpiBase):
     async def _month_active(self, as_of, latest, months):
         """(month, active members, revenue) per month up to the as-of month."""
         c = kpi_cohort_months.c
-        rows = [(_as_date(m), int(n), int(r)) for m, n, r in await self.conn.execute(
+        rows = [(as_date(m), int(n), int(r)) for m, n, r in await self.conn.execute(
             select(c.month, _sum(c.members), _sum(c.revenue_minor))
             .where(c.basis == "activity", c.month <= month_start(as_of)).group_by(c.month))]
         if not self._as_of_month_partial(as_of, latest):
@@ -333,7 +332,7 @@ class FundingMixin(KpiBase):
         for basis, cohort, month, n, revenue in await self.conn.execute(
                 select(c.basis, c.cohort, c.month, c.members, c.revenue_minor)
                 .where(c.month <= current, c.cohort <= current)):
-            cells[basis][(_as_date(cohort), _as_date(month))] = (n, int(revenue))
+            cells[basis][(as_date(cohort), as_date(month))] = (n, int(revenue))
         if self._as_of_month_partial(as_of, latest):
             for basis, first_col, where in (
                     ("activity", summary.c.first_active, literal(True)),
@@ -348,7 +347,7 @@ class FundingMixin(KpiBase):
                         .select_from(per_member.join(
                             summary, summary.c.member_id == per_member.c.member_id))
                         .group_by(cohort)):
-                    cells[basis][(_as_date(cohort_month), current)] = (n, int(revenue))
+                    cells[basis][(as_date(cohort_month), current)] = (n, int(revenue))
         out = []
         for basis in ("activity", "purchase"):
             cohorts = sorted({k[0] for k in cells[basis] if k[0] == k[1]})
@@ -372,7 +371,7 @@ class FundingMixin(KpiBase):
         r = referral_rewards.c
         referral = (await self.conn.execute(select(_sum(r.money_minor)).where(
             r.status.in_([RewardStatus.PAYABLE.value, RewardStatus.PAID.value]),
-            r.created_at >= _midnight(first_month), r.created_at < _midnight(end_month)))
+            r.created_at >= midnight(first_month), r.created_at < midnight(end_month)))
         ).scalar_one()
         if referral:
             spend["referral"] += int(referral)

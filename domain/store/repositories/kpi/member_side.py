@@ -9,14 +9,13 @@ from datetime import date, timedelta
 from sqlalchemy import and_, case, delete, func, literal, select, update
 from sqlalchemy.schema import CreateTable
 
+from domain.store.days import as_date, midnight
 from domain.store.repositories.kpi.base import (
     _CHUNK,
     _COUNT_KEYS,
     FULL_REBUILD_DAYS,
     KpiBase,
     MemberMarks,
-    _as_date,
-    _midnight,
     _runs,
     moving,
     summary,
@@ -134,7 +133,7 @@ class MemberSideMixin(KpiBase):
         sources += [members.c.id.in_(dirty_ids[i:i + _CHUNK])
                     for i in range(0, len(dirty_ids), _CHUNK)]
         for where in sources:
-            days |= {_as_date(d) for (d,) in await self.conn.execute(
+            days |= {as_date(d) for (d,) in await self.conn.execute(
                 select(day).where(where).distinct())}
         if len(days) > FULL_REBUILD_DAYS:
             await self.conn.execute(delete(kpi_joined_days))
@@ -143,6 +142,6 @@ class MemberSideMixin(KpiBase):
         for first, last in _runs(sorted(days)):
             await self.conn.execute(delete(kpi_joined_days).where(
                 kpi_joined_days.c.day >= first, kpi_joined_days.c.day <= last))
-            await self._insert_joined(and_(members.c.joined_at >= _midnight(first),
-                                           members.c.joined_at < _midnight(
+            await self._insert_joined(and_(members.c.joined_at >= midnight(first),
+                                           members.c.joined_at < midnight(
                                                last + timedelta(days=1))))

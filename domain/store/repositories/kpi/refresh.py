@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, and_, case, cast, delete, func, literal, sele
 
 from domain.kpi.inputs import months_between
 from domain.kpi.records import RefreshResult
+from domain.store.days import as_date
 from domain.store.repositories.activity import days_named, utc_day
 from domain.store.repositories.kpi.base import (
     _CHUNK,
@@ -20,7 +21,6 @@ from domain.store.repositories.kpi.base import (
     _TRAILING_SPAN,
     FULL_REBUILD_DAYS,
     KpiBase,
-    _as_date,
     _sum,
     md,
     months_t,
@@ -69,12 +69,12 @@ class RefreshMixin(KpiBase):
         top = await self.max_event_id()
         if state is None or full:
             return await self._rebuild(top, now)
-        days = {_as_date(d) for (d,) in await self.conn.execute(
+        days = {as_date(d) for (d,) in await self.conn.execute(
             select(utc_day(self.conn.dialect.name)).distinct()
             .where(events.c.id > state.events_watermark, events.c.id <= top))}
         if len(days) > FULL_REBUILD_DAYS:  # a back-fill: most members move
             return await self._rebuild(top, now)
-        dirty_days = {_as_date(d) for (d,) in await self.conn.execute(
+        dirty_days = {as_date(d) for (d,) in await self.conn.execute(
             select(kpi_dirty_days.c.day))}
         days |= dirty_days
         dirty_members = (await self.conn.execute(
@@ -98,7 +98,7 @@ class RefreshMixin(KpiBase):
         them) to the latest day, and store the state."""
         await self.conn.execute(delete(kpi_dirty_days))
         await self.conn.execute(delete(kpi_dirty_members))
-        latest = _as_date((await self.conn.execute(
+        latest = as_date((await self.conn.execute(
             select(func.max(kpi_activity_days.c.day)))).scalar())
         await self._trailing_to(anchor, latest)
         values = dict(events_watermark=top, latest_day=latest, refreshed_at=now)
@@ -240,7 +240,7 @@ class RefreshMixin(KpiBase):
         (a select) by its (month, member_id) key: each month now stored, with them."""
         first, last = (await self.conn.execute(
             select(func.min(months_t.c.month), func.max(months_t.c.month)))).one()
-        months = [] if first is None else months_between(_as_date(first), _as_date(last))
+        months = [] if first is None else months_between(as_date(first), as_date(last))
         return and_(months_t.c.month.in_(months), months_t.c.member_id.in_(member_ids))
 
     async def _trailing_to(self, anchor: date | None, latest: date | None) -> None:
@@ -295,5 +295,5 @@ class RefreshMixin(KpiBase):
         for basis in ("activity", "purchase"):
             for b, cohort, month, n, revenue in await self.conn.execute(
                     self._contributions(where, basis)):
-                out[(b, _as_date(cohort), _as_date(month))] = (n, int(revenue))
+                out[(b, as_date(cohort), as_date(month))] = (n, int(revenue))
         return out

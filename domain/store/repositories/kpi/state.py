@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from domain.store.repositories.kpi.base import KpiBase, KpiState, MemberMarks, _as_date
+from domain.store.days import as_date
+from domain.store.repositories.kpi.base import KpiBase, KpiState, MemberMarks
 from domain.store.tables import (
     events,
     kpi_dirty_days,
@@ -28,7 +29,7 @@ class StateMixin(KpiBase):
         if row is None:
             return None
         return KpiState(events_watermark=row.events_watermark,
-                        latest_day=_as_date(row.latest_day), refreshed_at=row.refreshed_at)
+                        latest_day=as_date(row.latest_day), refreshed_at=row.refreshed_at)
 
     async def max_event_id(self) -> int:
         return (await self.conn.execute(select(func.max(events.c.id)))).scalar() or 0

@@ -8,7 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import delete, select, update
 
 from domain.kpi.records import StoredTarget
-from domain.store.repositories.kpi.base import KpiBase, _as_date
+from domain.store.days import as_date
+from domain.store.repositories.kpi.base import KpiBase
 from domain.store.tables import acquisition_spend, kpi_targets
 
 
@@ -56,5 +57,5 @@ class TargetsMixin(KpiBase):
 
 def _target(row) -> StoredTarget:
     return StoredTarget(id=row.id, name=row.name, metric=row.metric, baseline=row.baseline,
-                        goal=row.goal, starts_on=_as_date(row.starts_on),
-                        deadline=_as_date(row.deadline))
+                        goal=row.goal, starts_on=as_date(row.starts_on),
+                        deadline=as_date(row.deadline))
