@@ -233,7 +233,7 @@ member_days = Table(
     # Keyed day first and, on SQLite, stored in that key (WITHOUT ROWID): new events'
     # rows sit together on the last days' pages, and day-range reads (KPI rollups) read
     # them in order. Per-member reads use the (member_id, day) index on PostgreSQL; on
-    # SQLite they name the days (kpi_activity_days) or skip-scan the key.
+    # SQLite they name the days (activity.rollup_days: one key seek per day).
     PrimaryKeyConstraint("day", "member_id"),
     Index("ix_member_days_member_id_day", "member_id", "day").ddl_if(dialect="postgresql"),
     sqlite_with_rowid=False,
