@@ -146,7 +146,13 @@ def _build(path: Path, *, members: int, days: int, seed: int) -> None:
             "INSERT INTO tiers (key, name, rank, description, benefits, touch_channel, "
             "touch_every_days, touch_content, created_at, updated_at) "
             f"VALUES (?, ?, ?, '', '[]', 'wechat', 7, '', '{stamp}', '{stamp}')", TIERS)
-        conn.execute("DROP INDEX ix_member_days_day_member_id")
+        # Secondary indexes of the rollup are built once at the end, by sorting. (Its
+        # key is (day, member_id): each block of members appends to every day's rows.)
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name = 'member_days'").fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
         rng = np.random.default_rng(seed)
         first_day = END - timedelta(days=days - 1)
         day_text = np.array([(first_day + timedelta(days=d)).isoformat() for d in range(days)],
@@ -155,7 +161,8 @@ def _build(path: Path, *, members: int, days: int, seed: int) -> None:
             hi = min(lo + CHUNK, members + 1)
             _members_block(conn, rng, lo, hi, days=days, first_day=first_day)
             _days_block(conn, rng, lo, hi, days=days, day_text=day_text)
-        conn.execute("CREATE INDEX ix_member_days_day_member_id ON member_days (day, member_id)")
+        for _, sql in indexes:
+            conn.execute(sql)
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.execute("PRAGMA journal_mode=WAL")
