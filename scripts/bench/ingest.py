@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -250,6 +251,9 @@ def _write_jsonl(path: Path, rows: list[BenchEvent]) -> None:
 
 
 async def _import(url: str, path: Path, chunk_size: int) -> import_events.Outcome:
+    # The fresh copies (tens of MB) are written out first: left to the OS, their
+    # write-back would compete with the import's commits and checkpoint.
+    os.sync()
     db = Database(url)
     try:
         outcome = await import_events.import_file(db, path, chunk_size=chunk_size)
@@ -286,6 +290,7 @@ def _baseline(path: Path, community: demo.Community, first_id: int, rows: list[B
         insert = ("INSERT INTO events (external_id, member_id, origin_member_id, type, "
                   "occurred_at, amount_minor, channel, properties, received_at) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (external_id) DO NOTHING")
+        os.sync()  # as before each import
         started = time.perf_counter()
         for lo in range(0, len(prebuilt), chunk_size):
             conn.execute("BEGIN IMMEDIATE")
