@@ -100,6 +100,26 @@ async def test_events_of_a_merged_member_go_to_the_survivor(database):
     assert found["e-1"].origin_member_id == merged.id
 
 
+async def test_events_follow_a_chain_of_merges_and_unknown_ids_are_rejected(database):
+    first, middle, last, plain = [await make_member(database) for _ in range(4)]
+    async with database.unit_of_work() as uow:  # first -> middle, then middle -> last
+        await merges.merge_members(uow=uow, survivor_id=middle.id, merged_id=first.id,
+                                    actor="test", reason="same person", now=utcnow())
+    async with database.unit_of_work() as uow:
+        await merges.merge_members(uow=uow, survivor_id=last.id, merged_id=middle.id,
+                                    actor="test", reason="same person", now=utcnow())
+    report = await run_import(database, csv_rows(
+        f"f-1,login,{at(1)},{first.id},,,,,",
+        f"f-2,login,{at(1)},{middle.id},,,,,",
+        f"f-3,login,{at(1)},{plain.id},,,,,",
+        f"f-4,login,{at(1)},{plain.id + 1000},,,,,",
+    ))
+    assert [(r.line, r.code) for r in report.rejected] == [(5, "UNKNOWN_MEMBER")]
+    found = await stored(database)
+    assert {e: (found[e].member_id, found[e].origin_member_id) for e in found} == {
+        "f-1": (last.id, first.id), "f-2": (last.id, middle.id), "f-3": (plain.id, plain.id)}
+
+
 async def test_a_chunk_that_fails_writes_nothing_and_earlier_chunks_stay(database,
                                                                          monkeypatch):
     ann = await make_member(database)

@@ -217,30 +217,38 @@ class MemberRepository:
         for _ in range(64):  # merge chains are short; the bound guards against a cycle
             if not pending:
                 break
-            current = {r.id: r for r in await self._status_of(set(pending.values()))}
+            moved = await self._not_themselves(set(pending.values()))
             following: dict[int, int] = {}
             for asked, at in pending.items():
-                row = current.get(at)
-                if row is None:
-                    continue
-                if row.status == MemberStatus.MERGED.value and row.merged_into_id is not None:
-                    following[asked] = row.merged_into_id
-                else:
+                if at not in moved:
                     resolved[asked] = at
+                elif moved[at] is not None:
+                    following[asked] = moved[at]
             pending = following
         return resolved
 
-    async def _status_of(self, ids: set[int]):
-        """(id, status, merged_into_id) of the members among `ids`. On SQLite the ids
-        travel as one JSON parameter: an import asks for thousands at a time, and an
-        expanded IN list costs more to build than the query does to run."""
+    async def _not_themselves(self, ids: set[int]) -> dict[int, int | None]:
+        """The ids among `ids` that do not stand for themselves: a merged member's id
+        with the member it was merged into, an unknown id with None. (Only these come
+        back: an import asks for thousands of ids at a time, nearly all plain members.)
+        On SQLite the ids travel as one JSON parameter: an expanded IN list costs more to
+        build than the query does to run."""
+        merged = MemberStatus.MERGED.value
         if self.conn.dialect.name == "sqlite":
-            return await self.conn.exec_driver_sql(
-                "SELECT id, status, merged_into_id FROM members"
-                " WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))
-        return await self.conn.execute(
+            rows = await self.conn.exec_driver_sql(
+                "SELECT j.value, m.id, m.merged_into_id FROM json_each(?) AS j"
+                " LEFT JOIN members AS m ON m.id = j.value"
+                " WHERE m.id IS NULL OR (m.status = ? AND m.merged_into_id IS NOT NULL)",
+                (json.dumps(list(ids)), merged))
+            return {asked: into if found is not None else None
+                    for asked, found, into in rows}
+        found = {row.id: row for row in await self.conn.execute(
             select(members.c.id, members.c.status, members.c.merged_into_id)
-            .where(members.c.id.in_(ids)))
+            .where(members.c.id.in_(ids)))}
+        out: dict[int, int | None] = {i: None for i in ids if i not in found}
+        out.update((row.id, row.merged_into_id) for row in found.values()
+                   if row.status == merged and row.merged_into_id is not None)
+        return out
 
     async def merge(self, *, survivor: Member, merged: Member, actor: str, reason: str,
                     now: datetime) -> Merge:
