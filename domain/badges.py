@@ -131,11 +131,32 @@ async def copy_awards_for_merge(*, uow, merge_id: int, merged_id: int,
     return badge_ids
 
 
-async def remove_awards_of_merge(*, uow, merge_id: int, survivor_id: int) -> list[int]:
+async def remove_awards_of_merge(*, uow, merge_id: int, survivor_id: int, as_of: date,
+                                 now: datetime) -> tuple[list[int], list[int]]:
     """Within an undo (no commit): remove exactly the awards merge `merge_id` copied to
-    the survivor. Returns their badge ids. (A later award run gives a badge back if the
-    survivor's own events earn it.)"""
-    return await uow.badges.remove_merge_awards(member_id=survivor_id, merge_id=merge_id)
+    the survivor, then award the survivor those of these badges its own events earn as
+    of the UTC day `as_of` (as an award run would, with its own evidence), so the undo
+    takes away only what the merged member's events had earned. Returns the removed
+    badge ids and, among them, those earned again."""
+    removed = await uow.badges.remove_merge_awards(member_id=survivor_id, merge_id=merge_id)
+    if not removed:
+        return [], []
+    these = [badge for badge in await uow.badges.list() if badge.id in set(removed)]
+    earned = await _award(uow, these, as_of=as_of, member_ids=[survivor_id], now=now)
+    return removed, sorted(badge.id for badge in these if earned[badge.key])
+
+
+async def _award(uow, these: Sequence[Badge], *, as_of: date, member_ids: list[int] | None,
+                 now: datetime) -> dict[str, int]:
+    """Award each of `these` badges to the members (all active ones, or `member_ids`)
+    who reached its goal as of `as_of` and lack it; new awards per badge key."""
+    by_badge: dict[str, int] = {}
+    for badge in these:
+        qualified = await uow.badges.qualifying(badge, as_of=as_of, member_ids=member_ids)
+        if qualified:
+            await uow.badges.award(badge, qualified, as_of=as_of, now=now)
+        by_badge[badge.key] = len(qualified)
+    return by_badge
 
 
 def validate_spec(spec: BadgeSpec) -> BadgeSpec:
@@ -246,12 +267,8 @@ async def award_badges(*, uow, as_of: date, member_ids: list[int] | None = None,
         if missing:
             raise errors.NotFound(f"member {missing[0]} does not exist or was merged",
                                   field="memberIds")
-    by_badge: dict[str, int] = {}
-    for badge in await uow.badges.list():
-        qualified = await uow.badges.qualifying(badge, as_of=as_of, member_ids=member_ids)
-        if qualified:
-            await uow.badges.award(badge, qualified, as_of=as_of, now=now)
-        by_badge[badge.key] = len(qualified)
+    by_badge = await _award(uow, await uow.badges.list(), as_of=as_of, member_ids=member_ids,
+                            now=now)
     total = sum(by_badge.values())
     await uow.audit.record(actor=actor, action="badge.award", subject="badges",
                            detail={"as_of": as_of.isoformat(), "awarded": by_badge,

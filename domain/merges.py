@@ -5,7 +5,8 @@ events move, the merged member's open points move as ledger transfers keeping th
 expiry (domain.points.transfers), and the badges it holds that the survivor lacks are
 copied to the survivor. The merge records what moved; its undo gives back the
 identities and events, what is left of the moved points (spent or expired points are
-not given back, see domain.points.transfers), and removes exactly the copied awards.
+not given back, see domain.points.transfers), and removes exactly the copied awards
+(awarding again, on its own evidence, those the survivor's own events earn by then).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ async def merge_members(*, uow, survivor_id: int, merged_id: int, actor: str, re
 
 async def undo_merge(*, uow, merge_id: int, actor: str, now: datetime) -> Merge:
     """Give a merged member back its identities and events, the unspent remainder of
-    the points the merge moved, and remove the badges the merge copied to the survivor.
+    the points the merge moved, and remove the badges the merge copied to the survivor
+    (those the survivor's own events earn by now are awarded again, on its own evidence).
 
     The points given back are `pointsReturned`; `pointsMoved - pointsReturned` were
     spent or expired on the survivor's side and stay spent (the audit detail says so).
@@ -67,8 +69,8 @@ async def undo_merge(*, uow, merge_id: int, actor: str, now: datetime) -> Merge:
     await uow.members.undo_merge(merge, actor=actor, now=now)
     returned = await merging.give_back(uow=uow, merge_id=merge.id, merged_id=merge.merged_id,
                                        survivor_id=merge.survivor_id, actor=actor, now=now)
-    removed = await badges.remove_awards_of_merge(uow=uow, merge_id=merge.id,
-                                                  survivor_id=merge.survivor_id)
+    removed, earned_again = await badges.remove_awards_of_merge(
+        uow=uow, merge_id=merge.id, survivor_id=merge.survivor_id, as_of=now.date(), now=now)
     await uow.members.record_returned(merge.id, points_returned=returned.points)
     kept = None if merge.points_moved is None else merge.points_moved - returned.points
     await uow.audit.record(actor=actor, action="member.undo_merge",
@@ -76,6 +78,7 @@ async def undo_merge(*, uow, merge_id: int, actor: str, now: datetime) -> Merge:
                            detail={"mergeId": merge.id, "pointsMoved": merge.points_moved,
                                    "pointsReturned": returned.points,
                                    "pointsSpentOrExpiredMeanwhile": kept,
-                                   "badgesRemoved": removed})
+                                   "badgesRemoved": removed,
+                                   "badgesEarnedAgain": earned_again})
     await uow.commit()
     return await uow.members.get_merge(merge.id)

@@ -230,7 +230,27 @@ async def test_a_merge_copies_the_badges_the_survivor_lacks_and_undo_removes_onl
 
     assert set(await _held(database, survivor.id)) == {login.id}
     assert set(await _held(database, merged.id)) == {login.id, post.id}
-    assert (await _last_audit(database, "member.undo_merge"))["badgesRemoved"] == [post.id]
+    detail = await _last_audit(database, "member.undo_merge")
+    assert (detail["badgesRemoved"], detail["badgesEarnedAgain"]) == ([post.id], [])
+
+
+async def test_undo_keeps_a_copied_badge_the_survivors_own_events_have_earned_since(
+        database):
+    post = await _badge(database, "poster", "post")
+    merged, survivor = await make_member(database), await make_member(database)
+    await _act(database, merged.id, "post", 1)
+    await _award(database)
+    merge = await merge_into(database, survivor.id, merged.id)
+    assert merge.added_badge_ids == (post.id,)
+    await _act(database, survivor.id, "post", 5)  # the survivor's own post, after the merge
+
+    await undo_merge(database, merge.id)
+
+    again = (await _held(database, survivor.id))[post.id]
+    assert (again.via_merge_id, again.value) == (None, 1)  # its own award, own evidence
+    assert set(await _held(database, merged.id)) == {post.id}
+    detail = await _last_audit(database, "member.undo_merge")
+    assert (detail["badgesRemoved"], detail["badgesEarnedAgain"]) == ([post.id], [post.id])
 
 
 # ------------------------------------------------------------------------- chains
