@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import functools
 import gc
 import os
 import sys
@@ -137,8 +138,11 @@ async def import_file(db: Database, path: Path, *, fmt: str | None = None,
             # A big file is read in a process of its own, in parallel with the database's
             # work; a small one is not worth starting a process for.
             rows = source if size >= process_min_bytes else source.rows(stream)
+            # Every event is bound to a member looked up in its own transaction, under
+            # the write lock: SQLite need not check the references again, row by row.
             report = await importing.import_events(
-                uow_factory=db.unit_of_work, rows=rows, now=now or utcnow(),
+                uow_factory=functools.partial(db.unit_of_work, check_references=False),
+                rows=rows, now=now or utcnow(),
                 chunk_size=chunk_size, on_chunk=progress)
             await db.checkpoint()  # the import's work includes writing it to the file
         except importing.FileError as error:
