@@ -146,9 +146,13 @@ class IncrementsMixin(KpiBase):
     async def _moved_members(self) -> list[int]:
         """Changed members whose activity or purchase cohort moves to an earlier month."""
         n = new_members.c
+        # an earlier month is an earlier day: the day comparison first skips the month
+        # expressions for nearly every member (new events are mostly on the latest days)
         return [i for (i,) in await self.conn.execute(select(n.member_id).where(
-            (self._month(n.first_active) < self._month(n.first_active_before))
-            | (self._month(n.first_purchase) < self._month(n.first_purchase_before))))]
+            and_(n.first_active < n.first_active_before,
+                 self._month(n.first_active) < self._month(n.first_active_before))
+            | and_(n.first_purchase < n.first_purchase_before,
+                   self._month(n.first_purchase) < self._month(n.first_purchase_before))))]
 
     async def _fill_new_months(self) -> None:
         """kpi_new_months from the new cells of the members left in kpi_new_members, the
