@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import BigInteger, Integer, and_, case, delete, func, literal, select, true, update
+from sqlalchemy import BigInteger, Integer, and_, case, delete, func, literal, select
 from sqlalchemy.schema import CreateTable
 
 from domain.store.repositories.activity import _aggregate
@@ -33,6 +33,7 @@ from domain.store.tables import (
     kpi_cohort_months,
     kpi_member_trailing,
     kpi_trailing_counts,
+    members,
 )
 
 
@@ -146,9 +147,13 @@ class IncrementsMixin(KpiBase):
     async def _moved_members(self) -> list[int]:
         """Changed members whose activity or purchase cohort moves to an earlier month."""
         n = new_members.c
+        # an earlier month is an earlier day: the day comparison first skips the month
+        # expressions for nearly every member (new events are mostly on the latest days)
         return [i for (i,) in await self.conn.execute(select(n.member_id).where(
-            (self._month(n.first_active) < self._month(n.first_active_before))
-            | (self._month(n.first_purchase) < self._month(n.first_purchase_before))))]
+            and_(n.first_active < n.first_active_before,
+                 self._month(n.first_active) < self._month(n.first_active_before))
+            | and_(n.first_purchase < n.first_purchase_before,
+                   self._month(n.first_purchase) < self._month(n.first_purchase_before))))]
 
     async def _fill_new_months(self) -> None:
         """kpi_new_months from the new cells of the members left in kpi_new_members, the
@@ -190,35 +195,45 @@ class IncrementsMixin(KpiBase):
 
     async def _add_to_summaries(self) -> None:
         """Add the changed members' increments to their summaries: new rows for members
-        without one; the activity columns of every other row; the purchase columns (and
-        the first purchase's revenue when the first purchase day is a new cell) only of
-        rows with a new purchase day, so the buyers' index moves only for those."""
+        without one (with their join day); the activity columns of every other row; the
+        purchase columns (and the first purchase's revenue when the first purchase day is
+        a new cell) only of rows with a new purchase day, so the buyers' index moves only
+        for those. Two upserts, each row written once: the rows without a new purchase
+        day, then the others."""
         n, s_ = new_members.c, summary.c
-        statement = self._insert(summary)
-        ex = statement.excluded
         least, greatest = (func.least, func.greatest) if self._pg else (func.min, func.max)
-        await self.conn.execute(statement.from_select(self._SUMMARY_COLUMNS, select(
-            n.member_id, n.first_active, n.last_active, n.active_days, n.first_purchase,
-            n.last_purchase, n.purchase_days, n.revenue_minor,
-            func.coalesce(n.first_purchase_revenue_minor, 0)).where(true()))
-            .on_conflict_do_update(index_elements=["member_id"], set_=dict(
-                first_active=least(s_.first_active, ex.first_active),
-                last_active=greatest(s_.last_active, ex.last_active),
-                active_days=s_.active_days + ex.active_days)))
-        first_is_new = (s_.first_purchase.is_(None)) | (n.first_purchase <= s_.first_purchase)
-        await self.conn.execute(update(summary).where(
-            s_.member_id == n.member_id, n.first_active_before.is_not(None),
-            n.first_purchase.is_not(None)).values(
-            first_purchase=least(func.coalesce(s_.first_purchase, n.first_purchase),
-                                 n.first_purchase),
-            last_purchase=greatest(func.coalesce(s_.last_purchase, n.last_purchase),
-                                   n.last_purchase),
-            purchase_days=s_.purchase_days + n.purchase_days,
-            revenue_minor=s_.revenue_minor + n.revenue_minor,
-            first_purchase_revenue_minor=case(
-                (first_is_new, n.first_purchase_revenue_minor),
-                else_=s_.first_purchase_revenue_minor)))
-        await self._fill_joined_on(summary.c.joined_on.is_(None))  # new rows (partial index)
+        had_row, bought = n.first_active_before.is_not(None), n.first_purchase.is_not(None)
+        joined_on = (select(self._joined_day())
+                     .where(members.c.id == n.member_id, members.c.status == "active")
+                     .scalar_subquery())
+        for rows, with_purchases in ((~had_row | ~bought, False), (had_row & bought, True)):
+            statement = self._insert(summary)
+            ex = statement.excluded
+            values = dict(first_active=least(s_.first_active, ex.first_active),
+                          last_active=greatest(s_.last_active, ex.last_active),
+                          active_days=s_.active_days + ex.active_days)
+            if with_purchases:
+                first_is_new = s_.first_purchase.is_(None) | (ex.first_purchase
+                                                               <= s_.first_purchase)
+                values.update(
+                    first_purchase=least(func.coalesce(s_.first_purchase, ex.first_purchase),
+                                         ex.first_purchase),
+                    last_purchase=greatest(func.coalesce(s_.last_purchase, ex.last_purchase),
+                                           ex.last_purchase),
+                    purchase_days=s_.purchase_days + ex.purchase_days,
+                    revenue_minor=s_.revenue_minor + ex.revenue_minor,
+                    first_purchase_revenue_minor=case(
+                        (first_is_new, ex.first_purchase_revenue_minor),
+                        else_=s_.first_purchase_revenue_minor))
+            await self.conn.execute(statement.from_select(
+                [*self._SUMMARY_COLUMNS, "joined_on"], select(
+                    n.member_id, n.first_active, n.last_active, n.active_days,
+                    n.first_purchase, n.last_purchase, n.purchase_days, n.revenue_minor,
+                    func.coalesce(n.first_purchase_revenue_minor, 0),
+                    case((~had_row, joined_on))).where(rows))
+                .on_conflict_do_update(index_elements=["member_id"], set_=values))
+        # rows still without a join day (members merged away: NULL again)
+        await self._fill_joined_on(summary.c.joined_on.is_(None))
 
     async def _add_to_trailing(self) -> None:
         """Add the changed members' new cells inside the trailing windows (kpi_new_members)
