@@ -124,10 +124,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn) -> None:
         options = conn.get_execution_options()
-        # Set for every transaction (a no-op inside one), so a pooled connection never
-        # carries an unchecked transaction's setting into the next.
+        # Before BEGIN (a no-op inside a transaction), and whenever it differs from what
+        # this pooled connection has: it never carries an unchecked transaction's setting
+        # into the next, and the usual transaction pays nothing.
         checked = options.get("tierwise_check_references", True)
-        conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if checked else 'OFF'}")
+        state = conn.connection.info  # lives with the DBAPI connection
+        if state.get("foreign_keys", True) != checked:
+            conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if checked else 'OFF'}")
+            state["foreign_keys"] = checked
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("tierwise_write") else "BEGIN")
 
 
