@@ -102,13 +102,14 @@ class RewardRuleInput:
 
 @strawberry.input
 class SetReferralRulesInput:
+    # Defaults are the programme's own (domain.referrals.ReferralRules), defined once.
     rewards: list[RewardRuleInput]
-    attribution_window_days: int = 30
-    join_grace_hours: int = 24
-    max_joins_per_hour: int = 5
-    max_joins_per_day: int = 20
-    max_invitees_per_fingerprint: int = 3
-    currency: str = "CNY"
+    attribution_window_days: int = referrals.DEFAULT_RULES.attribution_window_days
+    join_grace_hours: int = referrals.DEFAULT_RULES.join_grace_hours
+    max_joins_per_hour: int = referrals.DEFAULT_RULES.max_joins_per_hour
+    max_joins_per_day: int = referrals.DEFAULT_RULES.max_joins_per_day
+    max_invitees_per_fingerprint: int = referrals.DEFAULT_RULES.max_invitees_per_fingerprint
+    currency: str = referrals.DEFAULT_RULES.currency
 
 
 @strawberry.type
