@@ -9,7 +9,7 @@ segment smaller than it is replaced by a row with `suppressed=True` and no figur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -17,232 +17,33 @@ import numpy as np
 from domain.kpi import activity, anomalies, content, conversion, growth, hidden, money, retention
 from domain.kpi import targets as target_rules
 from domain.kpi.inputs import TRAILING_DAYS, WINDOW_DAYS, FundingInputs, month_start, next_month
-from domain.kpi.records import ModelFits, StoredTarget
+from domain.kpi.records import ModelFits
+from domain.kpi.report_values import (  # noqa: F401 (re-exported)
+    DEFAULT_DISCOUNT_RATE,
+    DEFAULT_HORIZON_WEEKS,
+    CampaignCounts,
+    CampaignReturn,
+    ChannelCac,
+    Cohort,
+    Day,
+    Flag,
+    FundingReport,
+    KFactorRow,
+    Ltv,
+    Month,
+    Options,
+    Segment,
+    TargetInput,
+    TargetResult,
+    TierActivity,
+)
 from domain.models import bgnbd, gamma_gamma
 from domain.models.errors import ModelNotFittable
 from domain.models.histories import Grouped
 from domain.referral_kfactor import CohortCounts, KFactor, k_factor
 
 LTV_AGE_MONTHS = 12  # the historical LTV that LTV/CAC uses: revenue per member by month 12
-DEFAULT_HORIZON_WEEKS = 52
-DEFAULT_DISCOUNT_RATE = 0.10  # per year, for predictive LTV
 DAILY_METRICS = ("active", "purchasers", "revenue", "content")
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    gross_margin: float = 1.0  # share of revenue that is gross profit; 1.0 = revenue
-    horizon_weeks: float = DEFAULT_HORIZON_WEEKS
-    annual_discount_rate: float = DEFAULT_DISCOUNT_RATE
-    min_group_size: int | None = None  # investors: suppress smaller cohorts and segments
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    key: str
-    members: int | None
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TierActivity:
-    tier: str
-    members: int | None
-    active: int | None
-    rate: float | None
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Cohort:
-    cohort_start: date
-    size: int | None
-    rates: list[float] | None
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Month:
-    month: date
-    members: int
-    new_members: int
-    active: int
-    revenue_minor: int
-    transactions: int
-    stickiness: float | None
-    arpu_minor: float | None
-    complete: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Day:
-    day: date
-    active: int
-    purchasers: int
-    revenue_minor: int
-    content: int
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    day: date
-    metric: str
-    value: float
-    mean: float
-    std: float
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelCac:
-    channel: str
-    spend_minor: int | None
-    acquired: int | None
-    cac_minor: float | None
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignReturn:
-    campaign_id: int
-    name: str
-    responders: int | None
-    attributed_revenue_minor: float | None
-    cost_minor: int | None
-    roi: float | None
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignCounts:
-    """A campaign's experiment results summed over its variant arms: responders, revenue
-    attributed beyond the control's revenue per assigned member, rewards cost."""
-
-    campaign_id: int
-    name: str
-    responders: int
-    attributed_revenue_minor: float
-    cost_minor: int
-
-
-@dataclass(frozen=True, slots=True)
-class KFactorRow:
-    cohort: str
-    inviters: int | None
-    invitations: int | None
-    joined: int | None
-    k_factor: float | None
-    suppressed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Ltv:
-    historical: list[float]  # [a]: cumulative revenue per member by the end of month a
-    historical_at: float | None  # the value LTV/CAC uses (month LTV_AGE_MONTHS or oldest)
-    historical_months: int  # months that value covers
-    predictive: float | None  # mean expected revenue per buyer over the horizon
-    predictive_total: float | None
-    buyers: int
-    horizon_weeks: float
-    annual_discount_rate: float
-    bgnbd: bgnbd.BgNbdFit | None
-    gamma_gamma: gamma_gamma.GammaGammaFit | None
-    unavailable_reason: str | None
-    # a fingerprint of the data the fits were made on (histories.Grouped.fingerprint),
-    # and whether they were given (stored fits of the same data) rather than fitted now
-    fitted_on: str | None = None
-    fits_reused: bool = False
-
-    @property
-    def fits_to_store(self) -> ModelFits | None:
-        """Fits made by this report (not reused), to keep for the next one."""
-        if self.fitted_on is None or self.fits_reused or self.bgnbd is None:
-            return None
-        return ModelFits(bgnbd=self.bgnbd, gamma_gamma=self.gamma_gamma)
-
-
-# A target is assessed as stored: reach `goal` on `metric` by `deadline`, from `baseline`.
-TargetInput = StoredTarget
-
-
-@dataclass(frozen=True, slots=True)
-class TargetResult:
-    id: int
-    name: str
-    metric: str
-    baseline: float
-    goal: float
-    starts_on: date
-    deadline: date
-    current: float | None
-    projected: float | None
-    status: target_rules.TargetStatus
-
-
-@dataclass(frozen=True)
-class FundingReport:
-    as_of: date
-    start: date
-    end: date
-    gross_margin: float
-    min_group_size: int | None
-    # members
-    members_total: int
-    new_members: int
-    members_by_channel: list[Segment]
-    members_by_tier: list[Segment]
-    new_by_channel: list[Segment]
-    # activity
-    dau: int
-    wau: int
-    mau: int
-    stickiness: float | None  # the as-of calendar month
-    activity_rate: float | None
-    activity_by_tier: list[TierActivity]
-    power_user_curve: list[int]
-    # conversion
-    payers: int
-    paying_share: float | None
-    non_paying_at_start: int
-    converted: int
-    period_conversion: float | None
-    purchasers: int
-    repeaters: int
-    repeat_purchase_rate: float | None
-    funnel_steps: list[int]  # members, active (30 days), payers, repeat buyers (period)
-    funnel: list[float | None]
-    # retention and churn
-    cohort_retention: list[Cohort]
-    purchase_retention: list[Cohort]
-    retention_curve: list[float]
-    churn_window_days: int
-    churn_at_start: int
-    churn_lost: int
-    churn_rate: float | None
-    # money
-    revenue_minor: int
-    transactions: int
-    period_active: int
-    arpu_minor: float | None
-    aov_minor: float | None
-    monthly_arpu_minor: float | None  # revenue of the 30 days to as-of / MAU
-    months: list[Month]
-    cmgr_members: float | None
-    cmgr_active: float | None
-    cmgr_revenue: float | None
-    ltv: Ltv
-    cac: list[ChannelCac]
-    cac_blended_minor: float | None
-    ltv_to_cac: float | None
-    cac_payback_months: float | None
-    campaigns: list[CampaignReturn]
-    referral_k_factor: float | None
-    referral_cohorts: list[KFactorRow]
-    member_content: int
-    all_content: int
-    ugc_share: float | None
-    daily: list[Day]
-    anomalies: list[Flag]
-    targets: list[TargetResult] = field(default_factory=list)
 
 
 def _segments(counts: dict[str, int], k: int | None) -> list[Segment]:
@@ -370,96 +171,20 @@ def assemble(inputs: FundingInputs, *, options: Options, history: Grouped | None
     """Every KPI of the report from its inputs (see the module docstring)."""
     k = options.min_group_size
     i = inputs
-    # activity by tier
-    by_tier = []
-    for tier, n in sorted(i.members_by_tier.items()):
-        active = i.active_by_tier.get(tier, 0)
-        by_tier.append(TierActivity(tier=tier, members=None, active=None, rate=None,
-                                    suppressed=True) if hidden(n, k) else
-                       TierActivity(tier=tier, members=n, active=active,
-                                    rate=activity.activity_rate(active=active, members=n)))
-    # months
-    months = []
-    for idx, m in enumerate(i.months):
-        months.append(Month(
-            month=m, members=i.month_members[idx], new_members=i.month_new[idx],
-            active=i.month_active[idx], revenue_minor=i.month_revenue[idx],
-            transactions=i.month_transactions[idx],
-            stickiness=activity.stickiness_from_totals(
-                dau_sum=i.month_dau_sum[idx], days=i.month_days[idx],
-                monthly_active=i.month_active[idx]),
-            arpu_minor=money.arpu(revenue_minor=i.month_revenue[idx],
-                                  active_members=i.month_active[idx]),
-            complete=_month_complete(m, i.as_of)))
+    months = _months(i)
     complete = [m for m in months if m.complete][-(LTV_AGE_MONTHS + 1):]
     as_of_month = next((m for m in months if m.month == month_start(i.as_of)), None)
-    # cohorts
     cohorts, curve = _cohorts(i.activity_cohorts, i.as_of, k)
     purchase_cohorts, _ = _cohorts(i.purchase_cohorts, i.as_of, k)
-    # LTV
-    hist_curve, hist_at, hist_months = historical_ltv(i)
-    mean_ltv, total_ltv, fit, spend_fit, reason = predictive_ltv(
-        history, options, unavailable=history_unavailable, fits=fits, start=fit_start)
-    ltv = Ltv(historical=hist_curve, historical_at=hist_at, historical_months=hist_months,
-              predictive=mean_ltv, predictive_total=total_ltv,
-              buyers=len(history) if history is not None else 0,
-              horizon_weeks=options.horizon_weeks,
-              annual_discount_rate=options.annual_discount_rate, bgnbd=fit,
-              gamma_gamma=spend_fit, unavailable_reason=reason,
-              fitted_on=fitted_on if fit is not None else None,
-              fits_reused=fits is not None and fit is not None)
-    # CAC
+    ltv = _ltv(i, options, history=history, unavailable=history_unavailable, fits=fits,
+               fit_start=fit_start, fitted_on=fitted_on)
     cac = money.cac(acquisition_cost_minor=i.spend_by_channel,
                     new_members=i.acquired_by_channel)
-    cac_rows = []
-    for channel in sorted(set(i.spend_by_channel) | set(i.acquired_by_channel)):
-        acquired = i.acquired_by_channel.get(channel, 0)
-        cac_rows.append(ChannelCac(channel=channel, spend_minor=None, acquired=None,
-                                   cac_minor=None, suppressed=True) if hidden(acquired, k)
-                        else ChannelCac(channel=channel,
-                                        spend_minor=i.spend_by_channel.get(channel, 0),
-                                        acquired=acquired, cac_minor=cac[channel]))
     window_revenue = int(sum(i.daily_revenue[-WINDOW_DAYS:])) if i.end == i.as_of else None
     monthly_arpu = (money.arpu(revenue_minor=window_revenue, active_members=i.mau)
                     if window_revenue is not None else
                     (as_of_month.arpu_minor if as_of_month else None))
-    # campaigns
-    campaign_rows = []
-    for c in campaigns:
-        if hidden(c.responders, k):
-            campaign_rows.append(CampaignReturn(c.campaign_id, c.name, None, None, None, None,
-                                                suppressed=True))
-            continue
-        roi = (money.campaign_roi(attributed_revenue_minor=c.attributed_revenue_minor,
-                                  gross_margin=options.gross_margin, cost_minor=c.cost_minor))
-        campaign_rows.append(CampaignReturn(c.campaign_id, c.name, c.responders,
-                                            c.attributed_revenue_minor, c.cost_minor, roi))
-    # referral
-    kf_rows = []
-    for counts in referral_counts:
-        row: KFactor = k_factor(counts)
-        kf_rows.append(KFactorRow(row.cohort, None, None, None, None, suppressed=True)
-                       if hidden(counts.inviters, k) else
-                       KFactorRow(row.cohort, row.inviters, row.invitations, row.joined,
-                                  row.k_factor))
-    overall = k_factor(CohortCounts(
-        cohort="all", inviters=sum(c.inviters for c in referral_counts),
-        invitations=sum(c.invitations for c in referral_counts),
-        joined=sum(c.joined for c in referral_counts),
-        converted=sum(c.converted for c in referral_counts)))
-    # daily + anomalies
-    series = {"active": i.daily_active, "purchasers": i.daily_purchasers,
-              "revenue": i.daily_revenue, "content": i.daily_content}
-    flags = []
-    for metric in DAILY_METRICS:
-        for a in anomalies.three_sigma(np.array(series[metric])):
-            if a.index >= TRAILING_DAYS:
-                flags.append(Flag(day=i.days[a.index], metric=metric, value=a.value,
-                                  mean=a.trailing_mean, std=a.trailing_std))
-    flags.sort(key=lambda f: (f.day, f.metric))
-    daily = [Day(day=i.days[n], active=i.daily_active[n], purchasers=i.daily_purchasers[n],
-                 revenue_minor=i.daily_revenue[n], content=i.daily_content[n])
-             for n in range(TRAILING_DAYS, len(i.days))]
+    referral_cohorts, overall = _referrals(referral_counts, k)
     historical_cac = cac.get("all")
     funnel_steps = [i.members_total, i.mau, i.payers, i.period_repeaters]
     report = FundingReport(
@@ -471,7 +196,7 @@ def assemble(inputs: FundingInputs, *, options: Options, history: Grouped | None
         dau=i.dau, wau=i.wau, mau=i.mau,
         stickiness=as_of_month.stickiness if as_of_month else None,
         activity_rate=activity.activity_rate(active=i.mau, members=i.members_total),
-        activity_by_tier=by_tier, power_user_curve=activity.power_user_curve(
+        activity_by_tier=_tier_activity(i, k), power_user_curve=activity.power_user_curve(
             np.repeat(np.arange(1, WINDOW_DAYS + 1), i.power_curve), window_days=WINDOW_DAYS),
         payers=i.payers,
         paying_share=conversion.paying_share(payers=i.payers, members=i.members_total),
@@ -494,15 +219,130 @@ def assemble(inputs: FundingInputs, *, options: Options, history: Grouped | None
         cmgr_members=growth.cmgr([m.members for m in complete]),
         cmgr_active=growth.cmgr([m.active for m in complete]),
         cmgr_revenue=growth.cmgr([m.revenue_minor for m in complete]),
-        ltv=ltv, cac=cac_rows, cac_blended_minor=historical_cac,
-        ltv_to_cac=money.ltv_to_cac(ltv_minor=hist_at, cac_minor=historical_cac),
+        ltv=ltv, cac=_cac_rows(i, cac, k), cac_blended_minor=historical_cac,
+        ltv_to_cac=money.ltv_to_cac(ltv_minor=ltv.historical_at, cac_minor=historical_cac),
         cac_payback_months=money.cac_payback_months(
             cac_minor=historical_cac, monthly_arpu_minor=monthly_arpu,
             gross_margin=options.gross_margin),
-        campaigns=campaign_rows, referral_k_factor=overall.k_factor, referral_cohorts=kf_rows,
+        campaigns=_campaign_rows(campaigns, options.gross_margin, k),
+        referral_k_factor=overall.k_factor, referral_cohorts=referral_cohorts,
         member_content=i.member_content, all_content=i.all_content,
         ugc_share=content.ugc_share(member_content=i.member_content, all_content=i.all_content),
-        daily=daily, anomalies=flags)
-    results = [assess_target(t, metric_value(report, t.metric), i.as_of) for t in targets]
-    return FundingReport(**{**{f: getattr(report, f) for f in report.__dataclass_fields__},
-                            "targets": results})
+        daily=_daily(i), anomalies=_anomalies(i))
+    return replace(report, targets=[assess_target(t, metric_value(report, t.metric), i.as_of)
+                                    for t in targets])
+
+
+def _tier_activity(i: FundingInputs, k: int | None) -> list[TierActivity]:
+    """Activity rate per tier (members active in the 30 days to as-of / the tier's
+    members), tiers smaller than k suppressed."""
+    out = []
+    for tier, n in sorted(i.members_by_tier.items()):
+        active = i.active_by_tier.get(tier, 0)
+        out.append(TierActivity(tier=tier, members=None, active=None, rate=None,
+                                suppressed=True) if hidden(n, k) else
+                   TierActivity(tier=tier, members=n, active=active,
+                                rate=activity.activity_rate(active=active, members=n)))
+    return out
+
+
+def _months(i: FundingInputs) -> list[Month]:
+    """One row per calendar month of the inputs, with stickiness and ARPU."""
+    return [Month(month=m, members=i.month_members[idx], new_members=i.month_new[idx],
+                  active=i.month_active[idx], revenue_minor=i.month_revenue[idx],
+                  transactions=i.month_transactions[idx],
+                  stickiness=activity.stickiness_from_totals(
+                      dau_sum=i.month_dau_sum[idx], days=i.month_days[idx],
+                      monthly_active=i.month_active[idx]),
+                  arpu_minor=money.arpu(revenue_minor=i.month_revenue[idx],
+                                        active_members=i.month_active[idx]),
+                  complete=_month_complete(m, i.as_of))
+            for idx, m in enumerate(i.months)]
+
+
+def _ltv(i: FundingInputs, options: Options, *, history: Grouped | None,
+         unavailable: str | None, fits: ModelFits | None, fit_start: ModelFits | None,
+         fitted_on: str | None) -> Ltv:
+    """Historical LTV (cohort revenue per member by age) and predictive LTV (BG/NBD x
+    Gamma-Gamma on the buyers' histories)."""
+    curve, at, months = historical_ltv(i)
+    mean, total, fit, spend_fit, reason = predictive_ltv(
+        history, options, unavailable=unavailable, fits=fits, start=fit_start)
+    return Ltv(historical=curve, historical_at=at, historical_months=months,
+               predictive=mean, predictive_total=total,
+               buyers=len(history) if history is not None else 0,
+               horizon_weeks=options.horizon_weeks,
+               annual_discount_rate=options.annual_discount_rate, bgnbd=fit,
+               gamma_gamma=spend_fit, unavailable_reason=reason,
+               fitted_on=fitted_on if fit is not None else None,
+               fits_reused=fits is not None and fit is not None)
+
+
+def _cac_rows(i: FundingInputs, cac: dict[str, float | None], k: int | None
+              ) -> list[ChannelCac]:
+    """CAC per acquisition channel, channels that acquired fewer than k suppressed."""
+    out = []
+    for channel in sorted(set(i.spend_by_channel) | set(i.acquired_by_channel)):
+        acquired = i.acquired_by_channel.get(channel, 0)
+        out.append(ChannelCac(channel=channel, spend_minor=None, acquired=None,
+                              cac_minor=None, suppressed=True) if hidden(acquired, k)
+                   else ChannelCac(channel=channel,
+                                   spend_minor=i.spend_by_channel.get(channel, 0),
+                                   acquired=acquired, cac_minor=cac[channel]))
+    return out
+
+
+def _campaign_rows(campaigns: list[CampaignCounts], gross_margin: float, k: int | None
+                   ) -> list[CampaignReturn]:
+    """ROI per campaign, campaigns with fewer than k responders suppressed."""
+    out = []
+    for c in campaigns:
+        if hidden(c.responders, k):
+            out.append(CampaignReturn(c.campaign_id, c.name, None, None, None, None,
+                                      suppressed=True))
+            continue
+        roi = money.campaign_roi(attributed_revenue_minor=c.attributed_revenue_minor,
+                                 gross_margin=gross_margin, cost_minor=c.cost_minor)
+        out.append(CampaignReturn(c.campaign_id, c.name, c.responders,
+                                  c.attributed_revenue_minor, c.cost_minor, roi))
+    return out
+
+
+def _referrals(referral_counts: list[CohortCounts], k: int | None
+               ) -> tuple[list[KFactorRow], KFactor]:
+    """K-factor per inviter cohort (cohorts with fewer than k inviters suppressed) and
+    over all cohorts."""
+    rows = []
+    for counts in referral_counts:
+        row: KFactor = k_factor(counts)
+        rows.append(KFactorRow(row.cohort, None, None, None, None, suppressed=True)
+                    if hidden(counts.inviters, k) else
+                    KFactorRow(row.cohort, row.inviters, row.invitations, row.joined,
+                               row.k_factor))
+    overall = k_factor(CohortCounts(
+        cohort="all", inviters=sum(c.inviters for c in referral_counts),
+        invitations=sum(c.invitations for c in referral_counts),
+        joined=sum(c.joined for c in referral_counts),
+        converted=sum(c.converted for c in referral_counts)))
+    return rows, overall
+
+
+def _daily(i: FundingInputs) -> list[Day]:
+    """The daily series from the period's first day (the trailing days before it only
+    feed the anomaly means)."""
+    return [Day(day=i.days[n], active=i.daily_active[n], purchasers=i.daily_purchasers[n],
+                revenue_minor=i.daily_revenue[n], content=i.daily_content[n])
+            for n in range(TRAILING_DAYS, len(i.days))]
+
+
+def _anomalies(i: FundingInputs) -> list[Flag]:
+    """Days of the period whose value of a daily metric is more than 3 standard
+    deviations from its trailing 28-day mean, by day and metric."""
+    series = {"active": i.daily_active, "purchasers": i.daily_purchasers,
+              "revenue": i.daily_revenue, "content": i.daily_content}
+    flags = [Flag(day=i.days[a.index], metric=metric, value=a.value, mean=a.trailing_mean,
+                  std=a.trailing_std)
+             for metric in DAILY_METRICS for a in anomalies.three_sigma(np.array(series[metric]))
+             if a.index >= TRAILING_DAYS]
+    flags.sort(key=lambda f: (f.day, f.metric))
+    return flags
