@@ -1,3 +1,5 @@
+# ruff: noqa
+# Spike measurement script (ingest-floor), kept as it was run; not part of tierwise.
 """Floor of a columnar per-member KPI state: 1M members x 12 columns (int32/int64) in
 blocks of B members stored as BLOBs in SQLite (WAL); one refresh = read every block,
 numpy-update 181k random members, write every block back, commit."""

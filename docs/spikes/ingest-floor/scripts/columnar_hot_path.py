@@ -1,3 +1,5 @@
+# ruff: noqa
+# Spike measurement script (ingest-floor), kept as it was run; not part of tierwise.
 """Prototype of a columnar KPI refresh's hot path (new events appended on days >= each
 member's last active day) on a copy of the post-import snapshot; compares its results
 with the row-based refresh's (run.db left by rt.py)."""

@@ -1,3 +1,5 @@
+# ruff: noqa
+# Spike measurement script (ingest-floor), kept as it was run; not part of tierwise.
 """Timeline of bench kpi's ingestion (200k events on 1M members) on a copy of the cache."""
 import sys
 if __name__ == "__main__":

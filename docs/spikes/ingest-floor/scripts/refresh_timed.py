@@ -1,3 +1,5 @@
+# ruff: noqa
+# Spike measurement script (ingest-floor), kept as it was run; not part of tierwise.
 """Time one incremental KPI refresh on a fresh copy of the snapshot; per-statement times;
 optional checksum of the KPI tables (argv: tag [n_top] [check])."""
 import asyncio, os, shutil, sqlite3, sys, time, hashlib

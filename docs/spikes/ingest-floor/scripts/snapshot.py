@@ -1,3 +1,5 @@
+# ruff: noqa
+# Spike measurement script (ingest-floor), kept as it was run; not part of tierwise.
 """Copy the 0018 cache, import 200k events (the bench's import), checkpoint: snapshot."""
 import asyncio, os, shutil, sqlite3, sys, time
 from pathlib import Path
