@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from scripts.bench import kpi, kpi_data
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,7 +22,7 @@ def bench(*args: str, tmp_path: Path) -> tuple[int, str]:
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
                                "TIERWISE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"})
     assert "Traceback" not in done.stderr, done.stderr
-    return done.returncode, done.stdout
+    return done.returncode, done.stdout + done.stderr
 
 
 def test_bench_retier_moves_every_member_under_quotas(tmp_path):
@@ -43,6 +47,26 @@ def test_bench_kpi_reports_and_ingests(tmp_path):
     assert "report: members 2,000" in out
     assert "ingestion with rollups: 2,000 events" in out
     assert "target: report < 2 s: met" in out
+
+
+def test_bench_kpi_runs_on_an_empty_database_of_either_backend(database_url, backend,
+                                                              tmp_path):
+    """`--database`: the data set is copied into the given empty database (COPY on
+    PostgreSQL) and the report reads it back: every member and the MAU of the generated
+    history, and the ingested events all stored."""
+    code, out = bench("kpi", "--members", "1500", "--events", "15000", "--days", "40",
+                      "--ingest", "1500", "--database", database_url, tmp_path=tmp_path)
+    assert code in (0, 1), out
+    label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
+    assert f"{label}: report: members 1,500" in out
+    assert "ingestion with rollups: 1,500 events" in out
+    # MAU as of the last day: the members with a generated event in its 30 days
+    data = kpi_data.generate(members=1500, events=15000, days=40, end=kpi.END, seed=7)
+    mau = len(np.unique(data.owner[data.day >= 40 - 30]))
+    assert f"MAU {mau:,}, " in out, out
+    code, again = bench("kpi", "--members", "1500", "--events", "15000", "--days", "40",
+                        "--database", database_url, tmp_path=tmp_path)
+    assert code == 1 and "needs an empty database" in again
 
 
 def test_bench_import_keeps_the_rollup_equal_to_the_events(tmp_path):
