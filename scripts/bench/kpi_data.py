@@ -154,14 +154,21 @@ def write_sqlite(path: Path, data: DataSet) -> None:
 
 async def write_postgres(apg, data: DataSet) -> None:
     """Write the data set into a migrated, empty PostgreSQL database through the asyncpg
-    connection `apg`: COPY in CSV, identity sequences moved past the ids written, then
-    ANALYZE."""
+    connection `apg`: COPY in CSV with the tables' secondary indexes and foreign keys
+    dropped (rebuilt and validated once at the end), identity sequences moved past the ids
+    written, then ANALYZE."""
     moment = datetime.now(UTC)
     now = moment.strftime("%Y-%m-%d %H:%M:%S.%f+00")
     indexes = await apg.fetch(
         "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = "
         "current_schema() AND i.tablename = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM "
         "pg_constraint c WHERE c.conname = i.indexname)", list(_TABLES))
+    foreign_keys = await apg.fetch(
+        "SELECT c.conrelid::regclass::text AS tab, c.conname, pg_get_constraintdef(c.oid) AS "
+        "def FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid::regclass::text = "
+        "ANY($1::text[])", list(_TABLES))
+    for row in foreign_keys:  # checked once at the end, by a join, not row by row
+        await apg.execute(f'ALTER TABLE {row["tab"]} DROP CONSTRAINT "{row["conname"]}"')
     for row in indexes:
         await apg.execute(f'DROP INDEX "{row["indexname"]}"')
     tier_ids = []
@@ -206,6 +213,9 @@ async def write_postgres(apg, data: DataSet) -> None:
                           f"(SELECT max(id) FROM {table}))")
     for row in indexes:
         await apg.execute(row["indexdef"])
+    for row in foreign_keys:
+        await apg.execute(f'ALTER TABLE {row["tab"]} ADD CONSTRAINT "{row["conname"]}" '
+                          f'{row["def"]}')
     await apg.execute("ANALYZE")
 
 
