@@ -162,6 +162,7 @@ async def test_redemption_refusals(api, database):
     coupon = await benefit(api)
     poor = await redeem(api, member.id, coupon["id"], "o1")
     assert poor["userErrors"][0]["code"] == "INSUFFICIENT_POINTS"
+    assert poor["userErrors"][0]["field"] is None  # the cost is no input (was "amount")
     await api.data(UPDATE_BENEFIT, {"input": {"id": coupon["id"], "name": "Coupon",
                                               "costPoints": 10, "active": False}})
     off = await redeem(api, member.id, coupon["id"], "o2")
