@@ -155,7 +155,7 @@ async def test_lifecycle_counts_stored_and_computed_for_a_day(api, database):
      "churn.warningAfterDays.2"),
     ({"churn": {"warningAfterDays": [0, 7]}}, "NON_POSITIVE_DAYS", "churn.warningAfterDays.0"),
     ({"churn": {"tierActions": [{"tierKey": "gold", "actions": ["COUPON"] * 3}]}},
-     "UNKNOWN_TIER", "churn.tierActions.gold"),
+     "UNKNOWN_TIER", "churn.tierActions.0.tierKey"),
     ({"churn": {"actions": ["COUPON"]}}, "ACTIONS_DO_NOT_MATCH_LEVELS", "churn.actions"),
     ({"policy": {"activeMinDays": 0}}, "NON_POSITIVE_DAYS", "policy.activeMinDays"),
     ({"policy": {"dormantAfterDays": 120}}, "INVALID_WINDOWS", "policy.dormantAfterDays"),
