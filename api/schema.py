@@ -38,6 +38,7 @@ from api.queries_points import PointsQueries
 from api.queries_referrals import ReferralQueries
 from api.queries_simulation_runs import SimulationQueries, SimulationSubscriptions
 from api.queries_tier_models import TierModelQueries
+from api.text_input import guard_root_fields
 from api.types.badges import Badge
 from api.types.campaigns import Campaign
 from api.types.events import Event
@@ -75,6 +76,9 @@ Mutation = merge_types("Mutation", (
     CalibrationMutations,
     SimulationMutations,
 ))
+# Text with a NUL character is refused on every root field (PostgreSQL cannot store it).
+guard_root_fields(Query, mutation=False)
+guard_root_fields(Mutation, mutation=True)
 Subscription = merge_types("Subscription", (
     SimulationSubscriptions,
 ))

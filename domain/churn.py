@@ -160,15 +160,18 @@ def validate_policy(policy: ChurnPolicy, *, tier_keys: Iterable[str]) -> ChurnPo
                 f"level {index + 1} starts after {value} days, not after level {index}'s "
                 f"{days[index - 1]}", field=f"churn.warningAfterDays.{index}")
     known = set(tier_keys)
-    ladders = [(None, policy.actions), *policy.tier_actions.items()]
-    for key, ladder in ladders:
-        where = "churn.actions" if key is None else f"churn.tierActions.{key}"
+    # Fields name the input: churn.tierActions.<position>.tierKey / .actions (the
+    # ladders keep the order they were given in).
+    ladders = [(None, None, policy.actions),
+               *((i, k, v) for i, (k, v) in enumerate(policy.tier_actions.items()))]
+    for index, key, ladder in ladders:
+        where = "churn" if key is None else f"churn.tierActions.{index}"
         if key is not None and key not in known:
-            raise UnknownTier(f"no tier has key {key!r}", field=where)
+            raise UnknownTier(f"no tier has key {key!r}", field=f"{where}.tierKey")
         if len(ladder) != len(days):
             raise ActionsDoNotMatchLevels(
                 f"{len(ladder)} actions for {len(days)} levels"
-                + (f" (tier {key!r})" if key else ""), field=where)
+                + (f" (tier {key!r})" if key else ""), field=f"{where}.actions")
     return policy
 
 

@@ -67,10 +67,20 @@ class InvalidWindows(LifecycleError):
     code = "INVALID_WINDOWS"
 
 
+EARLIEST_AS_OF = date(1970, 1, 1)
+
+
 class AsOfInFuture(LifecycleError):
     """Stages cannot be computed for a day after today (UTC)."""
 
     code = "AS_OF_IN_FUTURE"
+
+
+class AsOfTooEarly(LifecycleError):
+    """A day before EARLIEST_AS_OF: no community has activity then, and the windows
+    counted back from it would fall off the calendar (before year 1)."""
+
+    code = "AS_OF_TOO_EARLY"
 
 
 class AsOfBeforeLastRefresh(LifecycleError):
@@ -221,7 +231,10 @@ class RefreshResult:
 
 
 def check_as_of(as_of: date, *, today: date, last: date | None) -> None:
-    """A refresh day must not be in the future nor before the stored refresh."""
+    """A refresh day must not be in the future, before EARLIEST_AS_OF, nor before the
+    stored refresh."""
+    if as_of < EARLIEST_AS_OF:
+        raise AsOfTooEarly(f"asOf {as_of} is before {EARLIEST_AS_OF}", field="asOf")
     if as_of > today:
         raise AsOfInFuture(f"asOf {as_of} is after today {today} (UTC)", field="asOf")
     if last is not None and as_of < last:

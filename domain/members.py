@@ -225,7 +225,7 @@ async def add_identity(*, uow, member_id: int, key: IdentityKey, actor: str) -> 
     """Attach one more channel identity to an active member."""
     key = validate_identity(key, field="externalId")
     member = await active_member(uow, member_id, field="memberId")
-    await _ensure_identities_free(uow, (key,))
+    await _ensure_identities_free(uow, (key,), field="externalId")
     await uow.members.add_identity(member.id, key)
     await uow.audit.record(actor=actor, action="member.add_identity",
                            subject=f"member:{member.id}", detail={"channel": str(key.channel)})
@@ -246,12 +246,13 @@ async def active_member(uow, member_id: int, *, field: str) -> Member:
     return member
 
 
-async def _ensure_identities_free(uow, keys: tuple[IdentityKey, ...]) -> None:
+async def _ensure_identities_free(uow, keys: tuple[IdentityKey, ...], *,
+                                  field: str = "identities") -> None:
     owners = await uow.members.identity_owners(keys)
     for key in keys:
         if key in owners:
             raise DuplicateIdentity(
                 f"{key.channel} identity {key.external_id!r} already belongs to member "
-                f"{owners[key]}", field="identities",
+                f"{owners[key]}", field=field,
             )
 

@@ -14,7 +14,7 @@ from domain.clock import utcnow
 LifecycleErrorCode = error_codes(
     "LifecycleErrorCode", "NON_POSITIVE_DAYS", "INVALID_WINDOWS", "LEVELS_NOT_INCREASING",
     "UNKNOWN_TIER", "ACTIONS_DO_NOT_MATCH_LEVELS", "AS_OF_IN_FUTURE",
-    "AS_OF_BEFORE_LAST_REFRESH")
+    "AS_OF_BEFORE_LAST_REFRESH", "AS_OF_TOO_EARLY")
 
 _D = lifecycle.DEFAULT_POLICY
 

@@ -243,7 +243,8 @@ class PointsMutations:
         def multipliers():
             return [rules.TierMultiplier(
                 tier_id=pk_of(m.tier_id, "Tier", field=f"tierMultipliers.{i}.tierId"),
-                permille=rules.to_permille(m.multiplier))
+                permille=rules.to_permille(m.multiplier,
+                                          field=f"tierMultipliers.{i}.multiplier"))
                 for i, m in enumerate(input.tier_multipliers)]
 
         found, errors = await _run(info, lambda uow: ledger.set_earn_rules(

@@ -69,9 +69,11 @@ def _retry_of(existing: Entry, new: NewEntry) -> Entry:
         f"{existing.amount} for member {existing.member_id}", field="idempotencyKey")
 
 
-async def post(uow, new: NewEntry) -> tuple[Entry, bool]:
+async def post(uow, new: NewEntry, *, amount_field: str | None = "amount"
+               ) -> tuple[Entry, bool]:
     """Append `new` and move the balance; returns (entry, written). A retry returns the
-    stored entry with written=False. Does not commit."""
+    stored entry with written=False. Does not commit. INSUFFICIENT_POINTS names
+    `amount_field` (None when the amount is not an input, as in a redemption)."""
     existing = await uow.points.entry_by_key(new.idempotency_key)
     if existing is not None:
         return _retry_of(existing, new), False
@@ -88,7 +90,7 @@ async def post(uow, new: NewEntry) -> tuple[Entry, bool]:
         balance = (await uow.points.balances([new.member_id])).get(new.member_id, 0)
         raise rules.InsufficientPoints(
             f"member {new.member_id} has {balance} points, needs {-new.amount}",
-            field="amount")
+            field=amount_field)
     return await uow.points.get_entry(entry_id), True
 
 
@@ -190,7 +192,8 @@ async def redeem_benefit(*, uow, member_id: int, benefit_id: int, idempotency_ke
         raise benefits.OutOfStock(f"benefit {benefit_id} is out of stock", field="benefitId")
     entry, written = await post(uow, NewEntry(
         member_id=member_id, kind=EntryKind.SPEND, amount=-benefit.cost_points,
-        idempotency_key=key, reason=f"redeemed {benefit.name}", actor=actor, occurred_at=now))
+        idempotency_key=key, reason=f"redeemed {benefit.name}", actor=actor, occurred_at=now),
+        amount_field=None)  # the cost is the benefit's, not an input
     if not written:
         return await _redemption_retry(uow, entry, member_id=member_id, benefit_id=benefit_id)
     if not await uow.points.take_stock(benefit_id):

@@ -19,6 +19,7 @@ remainder is what `expirePoints` takes away.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,6 +32,7 @@ DEFAULT_EXPIRY_DAYS = 365
 MAX_EXPIRY_DAYS = 3650
 MAX_POINTS = 10**9  # per entry and per rule: a typo guard, not a business limit
 PERMILLE = 1000  # multipliers are stored as integer per-mille (1.5x = 1500)
+MAX_MULTIPLIER = 100  # a tier multiplier is in (0, 100]
 MAX_KEY_LENGTH = 128
 
 
@@ -239,8 +241,14 @@ def multiply(points: int, permille: int) -> int:
     return points * permille // PERMILLE
 
 
-def to_permille(factor: float) -> int:
-    """A multiplier such as 1.5 as integer per-mille (1500), rounded to 0.001."""
+def to_permille(factor: float, *, field: str | None = None) -> int:
+    """A multiplier such as 1.5 as integer per-mille (1500), rounded to 0.001.
+
+    A factor beyond +/-100 can never be a valid multiplier (and 1e308 x 1000 does not
+    round to an integer): InvalidMultiplier, naming `field`."""
+    if not math.isfinite(factor) or abs(factor) > MAX_MULTIPLIER:
+        raise InvalidMultiplier(f"multiplier {factor} must be positive and at most "
+                                f"{MAX_MULTIPLIER}", field=field)
     return round(factor * PERMILLE)
 
 
@@ -341,7 +349,7 @@ def validate_rules(rules: Sequence[EarnRule], multipliers: Sequence[TierMultipli
         if multiplier.permille <= 0:
             raise InvalidMultiplier(f"multiplier {multiplier.factor} must be positive",
                                     field=f"{where}.multiplier")
-        if multiplier.permille > 100 * PERMILLE:
+        if multiplier.permille > MAX_MULTIPLIER * PERMILLE:
             raise InvalidMultiplier(f"multiplier {multiplier.factor} is above 100",
                                     field=f"{where}.multiplier")
         if multiplier.tier_id in tiers:

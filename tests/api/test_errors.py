@@ -106,3 +106,33 @@ async def test_malformed_request_bodies_get_400_not_500(api):
                                      headers={"Authorization": f"Bearer {token}",
                                               "Content-Type": "application/json"})
     assert response.status_code == 400
+
+
+async def test_text_with_a_nul_character_is_refused_on_every_backend(api):
+    """PostgreSQL cannot store NUL; it used to fail there as an unexpected error."""
+    create = """mutation($input: CreateTierInput!) { createTier(input: $input) {
+        tier { id } userErrors { field code message } } }"""
+    tier = {"key": "gold", "name": "Gold\x00", "rank": 1, "description": "", "benefits": [],
+            "touchStrategy": {"channel": "WECHAT", "everyDays": 7, "content": "hi"}}
+    payload = (await api.data(create, {"input": tier}))["createTier"]
+    assert payload["tier"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [("name", "INVALID_VALUE")]
+    nested = {**tier, "name": "Gold", "touchStrategy": {**tier["touchStrategy"],
+                                                        "content": "\x00"}}
+    payload = (await api.data(create, {"input": nested}))["createTier"]
+    assert payload["userErrors"][0]["field"] == "touchStrategy.content"
+    assert (await api.data("{ tiers { id } }"))["tiers"] == []  # nothing written
+
+    record = """mutation($input: [RecordEventInput!]!) { recordEvents(input: $input) {
+        accepted userErrors { field code } } }"""
+    event = {"externalId": "e1", "type": "LOGIN", "occurredAt": "2026-01-02T00:00:00Z",
+             "identity": {"channel": "WECHAT", "externalId": "wx"},
+             "properties": {"note": ["ok", "bad\x00"]}}
+    payload = (await api.data(record, {"input": [event]}))["recordEvents"]
+    assert payload == {"accepted": 0, "userErrors": [
+        {"field": "input.0.properties.note.1", "code": "INVALID_VALUE"}]}
+
+    body = await api('query($s: String) { members(filter: {search: $s}) { nodes { id } } }',
+                     {"s": "a\x00"})
+    assert body["errors"][0]["extensions"] == {"code": "INVALID_VALUE",
+                                               "field": "filter.search"}

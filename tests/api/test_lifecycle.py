@@ -145,6 +145,9 @@ async def test_lifecycle_counts_stored_and_computed_for_a_day(api, database):
         "PROSPECT": 1, "DORMANT": 2}
     future = await api(COUNTS, {"asOf": (utcnow().date() + timedelta(days=2)).isoformat()})
     assert future["errors"][0]["extensions"]["code"] == "AS_OF_IN_FUTURE"
+    # Year 1 used to overflow counting the activity window back (an unexpected error).
+    ancient = await api(COUNTS, {"asOf": "0001-01-01"})
+    assert ancient["errors"][0]["extensions"] == {"code": "AS_OF_TOO_EARLY", "field": "asOf"}
 
 
 @pytest.mark.parametrize(("input", "code", "field"), [
@@ -152,12 +155,13 @@ async def test_lifecycle_counts_stored_and_computed_for_a_day(api, database):
      "churn.warningAfterDays.2"),
     ({"churn": {"warningAfterDays": [0, 7]}}, "NON_POSITIVE_DAYS", "churn.warningAfterDays.0"),
     ({"churn": {"tierActions": [{"tierKey": "gold", "actions": ["COUPON"] * 3}]}},
-     "UNKNOWN_TIER", "churn.tierActions.gold"),
+     "UNKNOWN_TIER", "churn.tierActions.0.tierKey"),
     ({"churn": {"actions": ["COUPON"]}}, "ACTIONS_DO_NOT_MATCH_LEVELS", "churn.actions"),
     ({"policy": {"activeMinDays": 0}}, "NON_POSITIVE_DAYS", "policy.activeMinDays"),
     ({"policy": {"dormantAfterDays": 120}}, "INVALID_WINDOWS", "policy.dormantAfterDays"),
     ({"policy": {"highValueTopShare": 2.0}}, "INVALID_VALUE", "policy.highValueTopShare"),
     ({"asOf": "2999-01-01"}, "AS_OF_IN_FUTURE", "asOf"),
+    ({"asOf": "0001-01-01"}, "AS_OF_TOO_EARLY", "asOf"),
 ])
 async def test_invalid_refresh_input_is_a_user_error_and_writes_nothing(api, database, input,
                                                                         code, field):

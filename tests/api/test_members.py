@@ -69,6 +69,17 @@ async def test_an_identity_already_taken_is_a_duplicate_identity_error(api, data
     assert count["members"]["totalCount"] == 1  # nothing half-written
 
 
+async def test_adding_an_identity_another_member_has_names_the_external_id(api, database):
+    await make_member(database, identities=(IdentityKey(Channel.WECHAT, "wx-taken"),))
+    other = await make_member(database)
+    data = await api.data("""mutation($input: AddMemberIdentityInput!) {
+        addMemberIdentity(input: $input) { member { id } userErrors { field code } } }""",
+        {"input": {"memberId": to_global_id("Member", other.id), "channel": "WECHAT",
+                   "externalId": "wx-taken"}})
+    assert data["addMemberIdentity"] == {"member": None, "userErrors": [
+        {"field": "externalId", "code": "DUPLICATE_IDENTITY"}]}  # was "identities"
+
+
 async def test_invalid_email_names_the_field(api):
     data = await api.data(CREATE_MEMBER, {"input": {
         "displayName": "A", "channel": "APP", "email": "not-an-email"}})

@@ -162,6 +162,7 @@ async def test_redemption_refusals(api, database):
     coupon = await benefit(api)
     poor = await redeem(api, member.id, coupon["id"], "o1")
     assert poor["userErrors"][0]["code"] == "INSUFFICIENT_POINTS"
+    assert poor["userErrors"][0]["field"] is None  # the cost is no input (was "amount")
     await api.data(UPDATE_BENEFIT, {"input": {"id": coupon["id"], "name": "Coupon",
                                               "costPoints": 10, "active": False}})
     off = await redeem(api, member.id, coupon["id"], "o2")
@@ -219,6 +220,9 @@ async def test_earn_rules_are_validated_with_specific_codes(api, database):
         ("rules.0.points", "NEGATIVE_POINTS")]
     assert await codes([], [{"tierId": gid("Tier", gold.id), "multiplier": 0}]) == [
         ("tierMultipliers.0.multiplier", "INVALID_MULTIPLIER")]
+    for huge in (1e308, -1e308, 100.5):  # 1e308 used to overflow as an unexpected error
+        assert await codes([], [{"tierId": gid("Tier", gold.id), "multiplier": huge}]) == [
+            ("tierMultipliers.0.multiplier", "INVALID_MULTIPLIER")]
     assert await codes([{"eventType": "like", "points": 1}] * 2) == [
         ("rules.1.eventType", "DUPLICATE_RULE")]
     assert await codes([], [{"tierId": gid("Tier", 404), "multiplier": 2}]) == [

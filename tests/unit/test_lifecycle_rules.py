@@ -141,7 +141,11 @@ def test_default_ladders_stretch_to_more_levels_and_skip_absent_tiers():
     (churn.ChurnPolicy(warning_after_days=(0, 7, 14)), "NON_POSITIVE_DAYS",
      "churn.warningAfterDays.0"),
     (churn.ChurnPolicy(tier_actions={"gold": churn.DEFAULT_LADDER}), "UNKNOWN_TIER",
-     "churn.tierActions.gold"),
+     "churn.tierActions.0.tierKey"),  # the input field (was churn.tierActions.gold)
+    (churn.ChurnPolicy(tier_actions={"core": churn.DEFAULT_LADDER, "gold": (A.COUPON,)}),
+     "UNKNOWN_TIER", "churn.tierActions.1.tierKey"),
+    (churn.ChurnPolicy(tier_actions={"core": (A.COUPON,)}), "ACTIONS_DO_NOT_MATCH_LEVELS",
+     "churn.tierActions.0.actions"),
     (churn.ChurnPolicy(actions=(A.COUPON,)), "ACTIONS_DO_NOT_MATCH_LEVELS", "churn.actions"),
     (churn.ChurnPolicy(warning_after_days=()), "INVALID_VALUE", "churn.warningAfterDays"),
 ])

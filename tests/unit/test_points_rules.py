@@ -73,6 +73,13 @@ def test_multiplier_rounds_down_to_whole_points(points, factor, expected):
     assert rules.multiply(points, rules.to_permille(factor)) == expected
 
 
+@pytest.mark.parametrize("factor", [1e308, -1e308, float("inf"), float("nan"), 100.001])
+def test_a_multiplier_beyond_100_is_refused_before_it_is_converted(factor):
+    with pytest.raises(rules.InvalidMultiplier) as raised:
+        rules.to_permille(factor, field="tierMultipliers.0.multiplier")
+    assert raised.value.field == "tierMultipliers.0.multiplier"
+
+
 def candidate(event_id, *, hour, member=1, type="check_in", tier=None, accrued=False, day=0):
     return AccrualCandidate(event_id=event_id, member_id=member, event_type=type,
                             occurred_at=D0 + timedelta(days=day, hours=hour), tier_id=tier,
