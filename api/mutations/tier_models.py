@@ -108,9 +108,9 @@ async def preview(info: strawberry.Info, input: ApplyTierModelInput) -> PreviewT
     try:
         info.context.require(Permission.READ_MEMBERS)
         async with info.context.db.unit_of_work(write=False) as uow:
-            result = await retiering.preview_tier_model(
+            result = await _fields_in(input.model, lambda uow: retiering.preview_tier_model(
                 uow=uow, model_id=model_id(input), spec=model_spec(input.model),
-                as_of=input.as_of, now=utcnow())
+                as_of=input.as_of, now=utcnow()))(uow)
         return PreviewTierModelPayload(preview=TierModelRun.from_domain(result), user_errors=[])
     except DomainError as error:
         return PreviewTierModelPayload(preview=None, user_errors=user_errors(
@@ -122,14 +122,34 @@ def _run(info, use_case):
                codes=TierModelErrorCode, use_case=use_case)
 
 
+# The fields of a model as the domain names them (relative to the spec it validates)
+_SPEC_FIELDS = frozenset({"kind", "tiers", "features", "windowDays", "graceDays", "seed"})
+
+
+def _fields_in(model: TierModelInput | None, use_case):
+    """`use_case` with the spec's errors naming their field from the input: a model given
+    as `input.model` is validated relative to itself (`graceDays`), the input names it
+    `model.graceDays`."""
+    async def named(uow):
+        try:
+            return await use_case(uow)
+        except DomainError as error:
+            if (model is not None and error.field
+                    and error.field.split(".")[0] in _SPEC_FIELDS):
+                error.field = f"model.{error.field}"
+            raise
+    return named
+
+
 @strawberry.type
 class TierModelMutations:
     @strawberry.mutation(description="Validate and save a tier model as the next version "
                                      "(not applied).")
     async def create_tier_model(self, info: strawberry.Info,
                                 input: CreateTierModelInput) -> CreateTierModelPayload:
-        model, errors = await _run(info, lambda uow: retiering.create_tier_model(
-            uow=uow, spec=model_spec(input.model), actor=info.context.actor, now=utcnow()))
+        model, errors = await _run(info, _fields_in(input.model, lambda uow: (
+            retiering.create_tier_model(uow=uow, spec=model_spec(input.model),
+                                        actor=info.context.actor, now=utcnow()))))
         return CreateTierModelPayload(tier_model=TierModel.from_domain(model) if model else None,
                                       user_errors=errors)
 
@@ -138,9 +158,10 @@ class TierModelMutations:
                                      "demotions wait for the grace period).")
     async def apply_tier_model(self, info: strawberry.Info,
                                input: ApplyTierModelInput) -> ApplyTierModelPayload:
-        result, errors = await _run(info, lambda uow: retiering.apply_tier_model(
-            uow=uow, model_id=model_id(input), spec=model_spec(input.model),
-            actor=info.context.actor, as_of=input.as_of, now=utcnow()))
+        result, errors = await _run(info, _fields_in(input.model, lambda uow: (
+            retiering.apply_tier_model(uow=uow, model_id=model_id(input),
+                                       spec=model_spec(input.model), actor=info.context.actor,
+                                       as_of=input.as_of, now=utcnow()))))
         model, run_result = result or (None, None)
         return ApplyTierModelPayload(
             tier_model=TierModel.from_domain(model) if model else None,

@@ -305,25 +305,14 @@ def _input_field_names(type_, path: list[str]) -> bool:
     return _input_field_names(named.fields[path[0]].type, path[1:])
 
 
-def _input_objects(type_, found: list) -> list:
-    named = get_named_type(type_)
-    if isinstance(named, GraphQLInputObjectType) and named not in found:
-        found.append(named)
-        for f in named.fields.values():
-            _input_objects(f.type, found)
-    return found
-
-
 def _names_an_input_field(definition, field_path: str) -> bool:
-    """From the arguments, or from the input or an object inside it (areas name fields
-    relative to the object they validate, e.g. `graceDays` inside `input.model`)."""
+    """From the arguments, or (mutations) from their single `input` object: `modelId`,
+    `model.graceDays`, `input.3.externalId` for a list of inputs."""
     parts = [p for p in field_path.split(".") if not p.isdigit()]
     if parts and parts[0] in definition.args:
         return _input_field_names(definition.args[parts[0]].type, parts[1:])
-    roots = []
-    for a in definition.args.values():
-        _input_objects(a.type, roots)
-    return any(_input_field_names(root, parts) for root in roots)
+    return "input" in definition.args and _input_field_names(definition.args["input"].type,
+                                                             parts)
 
 
 def _user_errors(value) -> Iterator[dict]:

@@ -101,24 +101,27 @@ async def test_bad_models_return_their_codes(api, tiers):
     cases = [
         ({"kind": "THRESHOLDS", "tiers": [
             {"tierId": core, "minimums": [{"feature": "karma", "minimum": 1}]},
-            {"tierId": basic}]}, "UNKNOWN_FEATURE"),
+            {"tierId": basic}]}, "UNKNOWN_FEATURE", "model.features.0"),
         ({"kind": "QUOTAS", "tiers": [{"tierId": core, "percent": 15},
-                                      {"tierId": basic, "percent": 80}]}, "QUOTAS_NOT_100"),
+                                      {"tierId": basic, "percent": 80}]},
+         "QUOTAS_NOT_100", "model.tiers.percent"),
         ({"kind": "THRESHOLDS", "tiers": [
             {"tierId": core, "minimums": [{"feature": "posts", "minimum": 1}]},
-            {"tierId": core}]}, "DUPLICATE_TIER"),
+            {"tierId": core}]}, "DUPLICATE_TIER", "model.tiers.1.tierId"),
         ({"kind": "THRESHOLDS", "tiers": [
             {"tierId": to_global_id("Tier", 999), "minimums": [{"feature": "posts",
                                                                  "minimum": 1}]},
-            {"tierId": basic}]}, "UNKNOWN_TIER"),
-        ({"kind": "RFM", "tiers": [{"tierId": core, "minScore": 9}]}, "TOO_FEW_TIERS"),
+            {"tierId": basic}]}, "UNKNOWN_TIER", "model.tiers.0.tierId"),
+        ({"kind": "RFM", "tiers": [{"tierId": core, "minScore": 9}]}, "TOO_FEW_TIERS",
+         "model.tiers"),
         ({"kind": "THRESHOLDS", "tiers": [{"tierId": core}, {"tierId": basic}]},
-         "OVERLAPPING_THRESHOLDS"),
-        ({**spend_model(core, basic), "graceDays": -1}, "INVALID_VALUE"),
+         "OVERLAPPING_THRESHOLDS", "model.tiers.minimums"),
+        ({**spend_model(core, basic), "graceDays": -1}, "INVALID_VALUE", "model.graceDays"),
     ]
-    for model, code in cases:
+    for model, code, field in cases:  # fields named from the input (model.*)
         data = await api.data(CREATE, {"input": {"model": model}})
-        assert [e["code"] for e in data["createTierModel"]["userErrors"]] == [code], model
+        assert [(e["code"], e["field"]) for e in data["createTierModel"]["userErrors"]] == [
+            (code, field)], model
     assert (await api.data(LIST))["tierModels"]["totalCount"] == 0
 
 
