@@ -51,4 +51,7 @@ def test_members_and_payers_are_conserved_day_by_day_through_compactions(seed):
         assert t["members_by_tier"] == np.bincount(pop.tier[alive], minlength=2).tolist()
         assert t["payers"] == int(pop.paying[alive].sum())
         assert t["dau"] <= t["active_30d"] <= t["members"] and t["payers"] <= t["members"]
+        # every joiner is counted once, under one channel; referrals are the last channel
+        assert sum(t["joins_by_channel"]) == t["new_members"]
+        assert t["joins_by_channel"][-1] == t["referred_members"]
     assert compactions >= 1
