@@ -54,8 +54,8 @@ class Population:
                 grown[: self.n] = array[: self.n]
                 self._arrays[name] = grown
         rows = slice(self.n, self.n + count)
-        for name, value in values.items():
-            self._arrays[name][rows] = value
+        for name, array in self._arrays.items():  # rows freed by `compact` hold old values
+            array[rows] = values.get(name, 0)
         if count:
             self.max_days_inactive = max(self.max_days_inactive,
                                          int(np.max(values.get("days_inactive", 0))))

@@ -125,6 +125,15 @@ class ReferenceModel(mesa.Model):
 
     def _populate(self) -> None:
         s = self.spec
+        given = s.initial.population
+        if given is not None:  # a calibrated community, member by member (as CommunityModel)
+            for tier, paying, days, propensity in zip(given.tier, given.paying,
+                                                      given.days_inactive, given.propensity,
+                                                      strict=True):
+                self.payers += bool(paying)
+                MemberAgent(self, tier=int(tier), propensity=float(propensity),
+                            days_inactive=int(days), paying=bool(paying), joined_today=False)
+            return
         n = s.initial.members
         propensity = self.rng.gamma(s.propensity_shape, 1.0 / s.propensity_shape, size=n)
         bounds = np.rint(np.cumsum([t.share for t in s.tiers]) * n).astype(np.int64)
@@ -185,7 +194,8 @@ class ReferenceModel(mesa.Model):
         prospects = m.size - self.joined_from_market
         hazard = join_probability(p=float(self.rules.channel_p.sum()), q=m.word_of_mouth,
                                   members=len(self.agents), market_size=m.size)
-        parts = np.append(self.rules.channel_p, m.word_of_mouth * len(self.agents) / m.size)
+        parts = np.append(self.rules.channel_p,
+                          m.word_of_mouth * len(self.agents) / max(m.size, 1))
         for _ in range(self.rng.binomial(prospects, hazard) if prospects else 0):
             self.new_member(channel=int(self.rng.choice(len(parts), p=parts / parts.sum())))
         self.today["join_hazard"] = hazard

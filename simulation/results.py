@@ -224,20 +224,22 @@ def compare(a: Scenario, b: Scenario, *, metrics: Sequence[str] | None = None,
             workers: int | None = None, progress: Progress | None = None,
             cancelled: Callable[[], bool] | None = None) -> dict:
     """B minus A with common random numbers (both run A's replicate seeds): per metric and
-    day, the mean difference with its 95% interval (mean +- 1.96 standard errors over
-    replicates), and the target probabilities of both."""
+    day (the days both horizons cover), the mean difference with its 95% interval (mean +-
+    1.96 standard errors over replicates), and the target probabilities of both."""
     seeds = replicate_seeds(a.seed, a.replicates)
     runs = [run_replicates(s, seeds=seeds, workers=workers, progress=progress,
                            cancelled=cancelled) for s in (a, b)]
     names = metrics or [n for n in runs[0][0] if n in runs[1][0]]
+    days = min(a.horizon_days, b.horizon_days)
     differences = {}
     for name in names:
-        diff = np.vstack([rb[name] - ra[name] for ra, rb in zip(*runs, strict=True)])
+        diff = np.vstack([rb[name][:days] - ra[name][:days]
+                          for ra, rb in zip(*runs, strict=True)])
         mean = np.nanmean(diff, axis=0)
         half = T_95 * np.nanstd(diff, axis=0, ddof=1) / np.sqrt(len(seeds))
         differences[name] = {"mean": _listed(mean), "low": _listed(mean - half),
                              "high": _listed(mean + half)}
-    return {"days": list(range(1, min(a.horizon_days, b.horizon_days) + 1)),
+    return {"days": list(range(1, days + 1)),
             "replicates": len(seeds), "difference": differences,
             "targets": {"a": target_probabilities(a, runs[0]),
                         "b": target_probabilities(b, runs[1])}}

@@ -17,6 +17,8 @@ from domain import churn, errors
 
 MAX_HORIZON_DAYS = 3660
 MAX_REPLICATES = 10_000
+MAX_TIERS = 64  # member tiers are int8 (the daily count keys them as 2 x tier + 1)
+MAX_CHANNELS = 100  # paid channels; acquisition channels are int8
 TOUCH_CHANNELS = ("wechat", "douyin", "xiaohongshu", "offline", "app", "sms", "email")
 
 

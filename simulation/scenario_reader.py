@@ -10,8 +10,10 @@ import math
 from domain import churn
 from domain.kpi import daily
 from simulation.scenario import (
+    MAX_CHANNELS,
     MAX_HORIZON_DAYS,
     MAX_REPLICATES,
+    MAX_TIERS,
     TOUCH_CHANNELS,
     Badges,
     Campaign,
@@ -109,7 +111,8 @@ def parse(document: dict) -> Scenario:
         market=_market(r, document), initial=_initial(r, document), tiers=tiers,
         referral=_referral(r, document), churn=_churn(r, document),
         badges=_badges(r, document),
-        retier_every_days=r.num(document.get("retiering") or {}, "everyDays",
+        retier_every_days=r.num(r.obj(document, "retiering", "retiering", required=False),
+                                "everyDays",
                                 "retiering.everyDays", default=0, lo=0, hi=3660, integer=True),
         propensity_shape=r.num(document, "propensityShape", "propensityShape", default=2.0,
                                lo=0.05, hi=1e6),
@@ -137,11 +140,26 @@ def _market(r: _Reader, doc: dict) -> Market:
                                     integer=True),
             reference_spend_minor=r.num(c, "referenceSpendMinor", f"{path}.referenceSpendMinor",
                                         lo=1, integer=True)))
+    _check_channel_keys(r, channels)
     return Market(size=r.num(m, "size", "market.size", lo=0, hi=1e9, integer=True),
                   external_join_rate=r.num(m, "externalJoinRate", "market.externalJoinRate",
                                            lo=0, hi=1),
                   word_of_mouth=r.num(m, "wordOfMouth", "market.wordOfMouth", lo=0, hi=1),
                   channels=tuple(channels))
+
+
+def _check_channel_keys(r: _Reader, channels: list[Channel]) -> None:
+    """Paid channel keys name one KPI series each (`newMembersByChannel.<key>`): unique, and
+    none of the simulator's own channels (organic, wordOfMouth, referral)."""
+    if len(channels) > MAX_CHANNELS:
+        r.fail("market.channels", "OUT_OF_RANGE", f"at most {MAX_CHANNELS} paid channels")
+    taken = set(channel_keys([]))
+    for i, c in enumerate(channels):
+        if c.key and c.key in taken:  # a missing key is reported as REQUIRED
+            r.fail(f"market.channels.{i}.key", "DUPLICATE_CHANNEL",
+                   f"channel key {c.key!r} is already used (organic, wordOfMouth and "
+                   "referral are the simulator's own)")
+        taken.add(c.key)
 
 
 def _initial(r: _Reader, doc: dict) -> Initial:
@@ -184,6 +202,8 @@ def _tiers(r: _Reader, doc: dict) -> tuple[Tier, ...]:
         if touch.get("channel", "app") not in TOUCH_CHANNELS:
             r.fail(f"{p}.touch.channel", "UNKNOWN_CHANNEL",
                    f"touch channel must be one of {', '.join(TOUCH_CHANNELS)}")
+    if len(tiers) > MAX_TIERS:
+        r.fail("tiers", "OUT_OF_RANGE", f"at most {MAX_TIERS} tiers")
     keys = [t.key for t in tiers]
     for i, key in enumerate(keys):
         if key in keys[:i]:
@@ -283,7 +303,9 @@ def _budget(r: _Reader, doc: dict) -> int | None:
 
 def _targets(r: _Reader, doc: dict, keys: list[str], horizon: int) -> tuple[Target, ...]:
     market = doc.get("market") if isinstance(doc.get("market"), dict) else {}
-    paid = [c.get("key") for c in market.get("channels", []) if isinstance(c, dict)]
+    listed = market.get("channels", [])
+    paid = [c.get("key") for c in listed if isinstance(c, dict)] if isinstance(
+        listed, list) else []
     known = set(daily.names(keys, channel_keys(paid)))
     out = []
     for i, t in enumerate(r.items(doc, "targets", "targets")):

@@ -103,6 +103,14 @@ def test_comparing_a_scenario_with_itself_shows_no_difference_thanks_to_common_s
     assert same["difference"]["members"]["low"] == [0.0] * 30  # zero-width interval
 
 
+def test_scenarios_of_different_horizons_are_compared_over_their_common_days():
+    short, long = parse(document(replicates=3, horizonDays=20)), parse(document(replicates=3))
+    compared = results.compare(short, long, metrics=["members"], workers=1)
+    assert compared["days"] == list(range(1, 21))
+    # the same rules and seeds: the first 20 days of the longer run are the shorter run
+    assert compared["difference"]["members"]["mean"] == [0.0] * 20
+
+
 def test_a_bigger_referral_reward_brings_more_referred_members():
     base = document(replicates=20, horizonDays=20)
     generous = results.with_value(base, "referral.rewardMinor", 50_000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import simulation
@@ -86,3 +88,34 @@ def test_targets_may_name_a_tier_or_a_channel_kpi():
         "activityRateByTier.basic", "newMembersByChannel.douyin"]
     doc["targets"][1]["metric"] = "newMembersByChannel.tiktok"
     assert errors_of(doc) == {"targets.1.metric": "UNKNOWN_METRIC"}
+
+
+def test_sections_of_the_wrong_type_are_field_errors_not_crashes():
+    doc = document(retiering=30)
+    doc["market"]["channels"] = 5
+    assert errors_of(doc) == {"retiering": "WRONG_TYPE", "market.channels": "WRONG_TYPE"}
+
+
+def test_paid_channel_keys_are_unique_and_not_the_simulators_own_channels():
+    # newMembersByChannel.<key> is one series per key: a paid channel named "organic" or
+    # twice "douyin" would silently overwrite another channel's joins
+    doc = document()
+    channel = {"joinRate": 0.001, "dailySpendMinor": 100, "referenceSpendMinor": 100}
+    doc["market"]["channels"] = [dict(channel, key=k) for k in
+                                 ("douyin", "organic", "douyin", "referral", "wordOfMouth")]
+    assert errors_of(doc) == {f"market.channels.{i}.key": "DUPLICATE_CHANNEL"
+                              for i in (1, 2, 3, 4)}
+
+
+def test_more_tiers_or_channels_than_the_simulator_holds_are_out_of_range():
+    doc = document(campaigns=[], targets=[])
+    doc["tiers"] = [dict(doc["tiers"][1], key=f"t{i}", share=1 / 65) for i in range(65)]
+    doc["market"]["channels"] = [{"key": f"c{i}", "joinRate": 0.0, "dailySpendMinor": 0,
+                                  "referenceSpendMinor": 1} for i in range(101)]
+    assert errors_of(doc) == {"tiers": "OUT_OF_RANGE", "market.channels": "OUT_OF_RANGE"}
+    doc["tiers"], doc["market"]["channels"] = doc["tiers"][:64], doc["market"]["channels"][:100]
+    for tier in doc["tiers"]:
+        tier["share"] = 1 / 64
+    s = scenario.parse(doc)  # the limits themselves run
+    result = simulation.run(dataclasses.replace(s, horizon_days=2, replicates=1), workers=1)
+    assert result["kpis"]["members"]["p50"][0] > 0
