@@ -18,7 +18,7 @@ from domain.errors import DomainError
 # Scenario field codes come from simulation.scenario_reader (field-level, one per problem).
 SCENARIO_CODES = ("REQUIRED", "WRONG_TYPE", "OUT_OF_RANGE", "SHARES_NOT_1", "DUPLICATE_TIER",
                   "UNKNOWN_TIER", "UNKNOWN_CHANNEL", "UNKNOWN_METRIC", "ENDS_BEFORE_START",
-                  "ACTIONS_DO_NOT_MATCH_LEVELS")
+                  "ACTIONS_DO_NOT_MATCH_LEVELS", "DUPLICATE_CHANNEL")
 SimulationErrorCode = error_codes(
     "SimulationErrorCode", "INVALID_SCENARIO", *SCENARIO_CODES, "NEEDS_CALIBRATION",
     "TOO_LARGE", "UNKNOWN_PRESET", "MISSING_SCENARIO", "RUN_FINISHED")

@@ -184,6 +184,11 @@ async def test_bad_scenarios_get_field_level_user_errors(served):
     # The preset's campaigns and targets fall after a 30-day horizon.
     assert ("scenario.targets.0.deadlineDay", "OUT_OF_RANGE") in errors
     assert ("scenario.campaigns.1.startDay", "OUT_OF_RANGE") in errors
+    channel = {"key": "douyin", "joinRate": 0.0001, "dailySpendMinor": 1,
+               "referenceSpendMinor": 1}
+    twice = await _start(api, {"market": {"size": 1_000, "channels": [channel, channel]}})
+    assert ("scenario.market.channels.1.key", "DUPLICATE_CHANNEL") in {
+        (e["field"], e["code"]) for e in twice["userErrors"]}
     empty = await _start(api, {}, preset=None)
     assert ("scenario.tiers", "REQUIRED") in {(e["field"], e["code"])
                                               for e in empty["userErrors"]}
