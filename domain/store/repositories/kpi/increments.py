@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import BigInteger, Integer, and_, case, delete, func, literal, select
+from sqlalchemy import BigInteger, Integer, and_, case, delete, func, literal, select, text
 from sqlalchemy.schema import CreateTable
 
+from domain.kpi.inputs import month_start
 from domain.store.repositories.activity import _aggregate
 from domain.store.repositories.kpi.base import (
     _CELL_ADDITIVE,
@@ -40,8 +41,8 @@ from domain.store.tables import (
 class IncrementsMixin(KpiBase):
     """New events as increments (`_apply_new_events`)."""
 
-    async def _apply_new_events(self, watermark: int, top: int, *, anchor: date | None
-                                ) -> int:
+    async def _apply_new_events(self, watermark: int, top: int, days: list[date], *,
+                                anchor: date | None) -> int:
         """Add the events with id in (watermark, top] to the rollups as increments, in
         set-based SQL over the changed member-day cells (no row comes to Python).
 
@@ -53,17 +54,23 @@ class IncrementsMixin(KpiBase):
         scratch tables (kpi_new_members, kpi_new_months); day totals, member months,
         cohort cells, summaries and trailing rows move by exact differences. Members
         whose activity or purchase cohort moves to an earlier month (a back-dated event)
-        are recomputed from member_days instead (`_incremental`)."""
+        are recomputed from member_days instead (`_incremental`). `days`: the UTC days of
+        the new events."""
         for table in (new_cells, new_members, new_months):
             await self.conn.execute(CreateTable(table, if_not_exists=True))
             await self.conn.execute(delete(table))
-        await self._fill_new_cells(watermark, top)
+        if self._pg:  # hash tables of ~200,000 cells and members stay in memory
+            await self.conn.execute(text("SET LOCAL work_mem = '64MB'"))
+            await self.conn.execute(text("SET LOCAL jit = off"))
+        await self._fill_new_cells(watermark, top, days)
+        await self._analyze(new_cells)
         c = new_cells.c
         await self._upsert_adding(kpi_activity_days, ["day"], select(
             c.day, _sum(c.new_cell), _sum(c.new_purchase),
             *(_sum(c[col]) for col in _DAY_COLUMNS_ADDED)).group_by(c.day),
             ["day", "active", "purchasers", *_DAY_COLUMNS_ADDED])
         await self._fill_new_members(anchor)
+        await self._analyze(new_members)
         touched = (await self.conn.execute(
             select(func.count()).select_from(new_members))).scalar_one()
         if not touched:
@@ -74,7 +81,7 @@ class IncrementsMixin(KpiBase):
         for start in range(0, len(moved), _CHUNK):
             await self.conn.execute(delete(new_members).where(
                 new_members.c.member_id.in_(moved[start:start + _CHUNK])))
-        await self._fill_new_months()
+        await self._fill_new_months(sorted({month_start(day) for day in days}))
         await self._add_to_cohorts()
         n = new_months.c
         await self._upsert_adding(months_t, ["member_id", "month"], select(
@@ -88,9 +95,16 @@ class IncrementsMixin(KpiBase):
             await self._incremental([])
         return touched
 
-    async def _fill_new_cells(self, watermark: int, top: int) -> None:
+    async def _analyze(self, table) -> None:
+        """Statistics of a scratch table just filled (PostgreSQL plans its joins from them:
+        without, it guesses 200 rows and probes the per-member tables row by row)."""
+        if self._pg:
+            await self.conn.execute(text(f"ANALYZE {table.name}"))
+
+    async def _fill_new_cells(self, watermark: int, top: int, days: list[date]) -> None:
         """kpi_new_cells: the member-day cells of the events with id in (watermark, top],
-        with their increments and state now."""
+        on `days`, with their increments and state now (member_days read by its day-first
+        key for those days only)."""
         delta = _aggregate(self.conn.dialect.name,
                            and_(events.c.id > watermark, events.c.id <= top)).subquery()
         await self.conn.execute(new_cells.insert().from_select(
@@ -102,7 +116,8 @@ class IncrementsMixin(KpiBase):
                         else_=0),
                    case((md.c.purchases > 0, 1), else_=0), md.c.revenue_minor,
                    *(delta.c[col] for col in _CELL_ADDITIVE))
-            .join(md, and_(md.c.member_id == delta.c.member_id, md.c.day == delta.c.day))))
+            .join(md, and_(md.c.member_id == delta.c.member_id, md.c.day == delta.c.day,
+                           md.c.day.in_(days)))))
 
     async def _fill_new_members(self, anchor: date | None) -> None:
         """kpi_new_members from the new cells (one grouped pass in member order), the
@@ -155,9 +170,10 @@ class IncrementsMixin(KpiBase):
             | and_(n.first_purchase < n.first_purchase_before,
                    self._month(n.first_purchase) < self._month(n.first_purchase_before))))]
 
-    async def _fill_new_months(self) -> None:
+    async def _fill_new_months(self, months: list[date]) -> None:
         """kpi_new_months from the new cells of the members left in kpi_new_members, the
-        member-month rows before and the members' cohorts."""
+        member-month rows before (read by the month-first key: the new cells' `months`)
+        and the members' cohorts."""
         c, n, mt = new_cells.c, new_members.c, months_t.c
         per_month = (select(c.member_id, c.month, _sum(c.new_cell).label("d_active"),
                             _sum(c.new_purchase).label("d_purchase"),
@@ -173,7 +189,8 @@ class IncrementsMixin(KpiBase):
                    self._month(func.coalesce(n.first_purchase_before, n.first_purchase)))
             .select_from(per_month.join(new_members, n.member_id == pm.member_id)
                          .outerjoin(months_t, and_(mt.member_id == pm.member_id,
-                                                   mt.month == pm.month)))))
+                                                   mt.month == pm.month,
+                                                   mt.month.in_(months))))))
 
     async def _add_to_cohorts(self) -> None:
         """Move the cohort cells by the changed member-months: a member counts in a month

@@ -86,7 +86,7 @@ class RefreshMixin(KpiBase):
                 events.c.id > state.events_watermark, events.c.id <= top))
             anchor = None  # rebuild the trailing counts
         elif days:
-            touched = await self._apply_new_events(state.events_watermark, top,
+            touched = await self._apply_new_events(state.events_watermark, top, sorted(days),
                                                    anchor=state.latest_day)
         latest = await self._finish(top, now, anchor=anchor)
         return RefreshResult(full=False, days=len(days), members=touched,
