@@ -103,18 +103,32 @@ def days_named(dialect: str, day, first: date | None = None, last: date | None =
     return [day.in_(rollup_days(first, last, name=name))]
 
 
-def _aggregate(dialect: str, where):
-    day = utc_day(dialect).label("day")
+def _aggregate(dialect: str, where, source=events):
+    """Per member and UTC day: the count of `source`'s rows matching `where`, of each
+    counted type, and their revenue (`source`: the events table, or rows shaped like it:
+    member_id, occurred_at, type, amount_minor)."""
+    day = utc_day(dialect, source.c.occurred_at).label("day")
     counted = [func.count().label("events")]
-    counted += [func.sum(case((events.c.type == kind.value, 1), else_=0)).label(name)
+    counted += [func.sum(case((source.c.type == kind.value, 1), else_=0)).label(name)
                 for name, kind in _TYPE_COLUMNS.items()]
-    revenue = func.coalesce(func.sum(cast(events.c.amount_minor, BigInteger)), literal(0))
+    revenue = func.coalesce(func.sum(cast(source.c.amount_minor, BigInteger)), literal(0))
     # SQLite would read the whole (member_id, occurred_at) index for the grouping's
     # order instead of the rows `where` names (a range of new ids: 1.1 s against 0.06 s
     # for 50,000 new events among 10 million): group by an expression no index orders.
-    member = events.c.member_id + 0 if dialect == "sqlite" else events.c.member_id
+    member = source.c.member_id + 0 if dialect == "sqlite" else source.c.member_id
     return (select(member.label("member_id"), day, *counted, revenue.label("revenue_minor"))
             .where(where).group_by(member, day))
+
+
+def adding_to_rollup(dialect: str, aggregate):
+    """The statement adding an `_aggregate` to member_days (an upsert: new cells are
+    inserted, existing ones add the counts)."""
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(member_days)
+    statement = insert.from_select(["member_id", "day", *ADDITIVE], aggregate)
+    return statement.on_conflict_do_update(
+        index_elements=["day", "member_id"],
+        set_={name: member_days.c[name] + statement.excluded[name] for name in ADDITIVE},
+    )
 
 
 class ActivityRepository:
@@ -128,14 +142,8 @@ class ActivityRepository:
     async def add_events(self, where) -> None:
         """Add the events matching `where` (those this transaction just inserted) to the
         rollup: one INSERT ... SELECT ... GROUP BY with an upsert, no rows in Python."""
-        insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(member_days)
-        statement = insert.from_select(["member_id", "day", *ADDITIVE],
-                                       _aggregate(self._dialect, where))
-        statement = statement.on_conflict_do_update(
-            index_elements=["day", "member_id"],
-            set_={name: member_days.c[name] + statement.excluded[name] for name in ADDITIVE},
-        )
-        await self.conn.execute(statement)
+        await self.conn.execute(adding_to_rollup(self._dialect,
+                                                 _aggregate(self._dialect, where)))
 
     async def rebuild(self, member_ids: Iterable[int] | None = None) -> None:
         """Recompute the rollup from events, for some members (after their events moved)

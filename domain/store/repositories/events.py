@@ -4,13 +4,32 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, and_, any_, bindparam, func, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import Event, EventColumns, EventType, at
 from domain.members import Channel
-from domain.store.repositories.activity import ActivityRepository, days_named, utc_day
+from domain.store.repositories.activity import (
+    ActivityRepository,
+    _aggregate,
+    adding_to_rollup,
+    days_named,
+    utc_day,
+)
 from domain.store.sqlite_batches import encode_sqlite_batch, sqlite_time
 from domain.store.tables import events, member_identities
 
@@ -129,22 +148,41 @@ class EventRepository:
             if inserted and roll_up:
                 await ActivityRepository(self.conn).add_events(events.c.id > floor)
             return inserted
-        rows = [{
-            "external_id": x, "member_id": m, "origin_member_id": o, "type": str(t),
-            "occurred_at": at(us), "amount_minor": a, "channel": c, "properties": p,
-            "received_at": received_at,
-        } for x, m, o, t, us, a, c, p in zip(
-            batch.external_id, batch.member_id, batch.origin_member_id, batch.type,
-            batch.occurred_us, batch.amount_minor, batch.channel, batch.properties,
-            strict=True)]
-        statement = (self._insert().on_conflict_do_nothing(index_elements=["external_id"])
-                     .returning(events.c.id))
-        ids = list((await self.conn.execute(statement, rows)).scalars())
-        if ids:
-            # Concurrent writers interleave ids on PostgreSQL: name the inserted rows.
-            await ActivityRepository(self.conn).add_events(
-                events.c.id == any_(bindparam("inserted", ids, type_=postgresql.ARRAY(BigInteger))))
-        return len(ids)
+        return await self._insert_new_postgresql(batch, received_at=received_at)
+
+    async def _insert_new_postgresql(self, batch: EventColumns, *, received_at: datetime
+                                     ) -> int:
+        # One statement per batch: the columns travel as arrays (unnest: no per-row
+        # parameters), the inserted rows come back through RETURNING into a second
+        # data-modifying CTE that adds them to member_days, so the rollup names exactly
+        # this statement's rows (concurrent writers interleave ids) without reading them
+        # again. JSON is written as the column type writes it (json.dumps, None as 'null').
+        dumps = json.dumps
+        columns = {
+            "external_id": (list(batch.external_id), String),
+            "member_id": (list(batch.member_id), BigInteger),
+            "origin_member_id": (list(batch.origin_member_id), BigInteger),
+            "type": ([str(t) for t in batch.type], String),
+            "occurred_at": ([at(us) for us in batch.occurred_us], DateTime(timezone=True)),
+            "amount_minor": (list(batch.amount_minor), BigInteger),
+            "channel": (list(batch.channel), String),
+            "properties": ([dumps(p) for p in batch.properties], Text),
+        }
+        rows = select(*(func.unnest(bindparam(f"p_{name}", values, type_=postgresql.ARRAY(kind)))
+                        .label(name) for name, (values, kind) in columns.items())).subquery()
+        values = [rows.c[name] for name in columns]
+        values[-1] = cast(rows.c.properties, JSON)
+        inserted = (postgresql.insert(events)
+                    .from_select([*columns, "received_at"],
+                                 select(*values, literal(received_at, events.c.received_at.type)))
+                    .on_conflict_do_nothing(index_elements=["external_id"])
+                    .returning(events.c.member_id, events.c.occurred_at, events.c.type,
+                               events.c.amount_minor)
+                    .cte("inserted"))
+        rolled = adding_to_rollup("postgresql", _aggregate("postgresql", true(),
+                                                            source=inserted)).cte("rolled")
+        return (await self.conn.execute(
+            select(func.count()).select_from(inserted).add_cte(rolled))).scalar_one()
 
     async def _insert_new_sqlite(self, batch: EventColumns, *, received_at: datetime) -> int:
         # The whole batch travels as one JSON parameter of one statement: no per-row

@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import BigInteger, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -242,13 +243,16 @@ class MemberRepository:
                 (json.dumps(list(ids)), merged))
             return {asked: into if found is not None else None
                     for asked, found, into in rows}
-        found = {row.id: row for row in await self.conn.execute(
-            select(members.c.id, members.c.status, members.c.merged_into_id)
-            .where(members.c.id.in_(ids)))}
-        out: dict[int, int | None] = {i: None for i in ids if i not in found}
-        out.update((row.id, row.merged_into_id) for row in found.values()
-                   if row.status == merged and row.merged_into_id is not None)
-        return out
+        # On PostgreSQL one array parameter (an IN list of thousands is a new statement
+        # to plan for every length).
+        asked = select(func.unnest(bindparam("ids", list(ids), type_=postgresql.ARRAY(
+            BigInteger))).label("id")).subquery()
+        rows = await self.conn.execute(
+            select(asked.c.id, members.c.id.label("found"), members.c.merged_into_id)
+            .select_from(asked.outerjoin(members, members.c.id == asked.c.id))
+            .where(members.c.id.is_(None) | ((members.c.status == merged)
+                                             & members.c.merged_into_id.is_not(None))))
+        return {row.id: row.merged_into_id if row.found is not None else None for row in rows}
 
     async def merge(self, *, survivor: Member, merged: Member, actor: str, reason: str,
                     now: datetime) -> Merge:
