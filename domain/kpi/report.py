@@ -186,7 +186,8 @@ def assemble(inputs: FundingInputs, *, options: Options, history: Grouped | None
                     (as_of_month.arpu_minor if as_of_month else None))
     referral_cohorts, overall = _referrals(referral_counts, k)
     historical_cac = cac.get("all")
-    funnel_steps = [i.members_total, i.mau, i.payers, i.period_repeaters]
+    # one cohort (members joined by as-of), one window (the period), member-level
+    funnel_steps = [i.members_total, i.period_active, i.period_purchasers, i.period_repeaters]
     report = FundingReport(
         as_of=i.as_of, start=i.start, end=i.end, gross_margin=options.gross_margin,
         min_group_size=k, members_total=i.members_total, new_members=i.new_members,

@@ -51,9 +51,9 @@ _ENTRIES = [
           "(`none` = no tier)", "as-of"),
     Entry("powerUserCurve", "Power-user curve", "members active on exactly d of the 30 days "
           "ending as-of, for d = 1..30 (members with no active day excluded)", "30 days"),
-    Entry("funnel", "Funnel", "members -> active (MAU) -> paying (first purchase by as-of) "
-          "-> repeat (>= 2 purchase days in the period); each step's share of the previous",
-          "as stated per step"),
+    Entry("funnel", "Funnel", "members -> active in the period -> purchased in the period "
+          "(>= 1 purchase day) -> repeat (>= 2 purchase days in the period); each step's "
+          "share of the previous (member-level, one window)", "period"),
     Entry("payingShare", "Paying share", "members with a first purchase on or before as-of "
           "/ members", "as-of"),
     Entry("periodConversion", "Period conversion", "members joined before the period with "
