@@ -62,10 +62,11 @@ _ENTRIES = [
           "the period / members with >= 1", "period"),
     Entry("cohortRetention", "Activity retention", "cohort = calendar month of first "
           "activity; cell k = members of the cohort active in the k-th calendar month after "
-          "it / cohort size (month 0 = 100 %); later months censored", "through as-of"),
+          "it / cohort size (month 0 = 100 %); the partly elapsed as-of month and later "
+          "months censored", "complete months through as-of"),
     Entry("purchaseRetention", "Purchase retention", "cohort = month of first purchase; "
-          "cell k = members of the cohort purchasing in month k / cohort size",
-          "through as-of"),
+          "cell k = members of the cohort purchasing in month k / cohort size (complete "
+          "months only)", "complete months through as-of"),
     Entry("churnRate", "Churn rate", "members active in the w days before (as-of - w) who "
           "are not active in the w days ending as-of / the former (w = churn window)",
           "2w days ending as-of"),

@@ -169,3 +169,28 @@ def test_funnel_steps_share_one_cohort_and_one_window():
     report = kpi_report.assemble(inputs, options=kpi_report.Options())
     assert report.funnel_steps == [100, 30, 12, 3]
     assert report.funnel == pytest.approx([0.3, 0.4, 0.25])
+
+
+def test_cohort_retention_censors_the_partly_elapsed_as_of_month():
+    # As of 15 June: April's cohort (10 members) had 6 active in May and 2 so far in
+    # June; May's (8) 3 so far in June; June's own cohort has 5 members so far. Half of
+    # June is not observed, so June is censored for April and May (2/10 would read as
+    # a drop); June's cohort keeps its month 0 (100 % by construction).
+    matrix = CohortMatrix(cohorts=[date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1)],
+                          active=[[10, 6, 2], [8, 3], [5]],
+                          revenue=[[100, 60, 20], [80, 30], [50]])
+    report = kpi_report.assemble(_hand_inputs(activity_cohorts=matrix,
+                                              purchase_cohorts=matrix),
+                                 options=kpi_report.Options())
+    for rows in (report.cohort_retention, report.purchase_retention):
+        assert [(c.cohort_start.month, c.size, c.rates) for c in rows] == [
+            (4, 10, [1.0, 0.6]), (5, 8, [1.0]), (6, 5, [1.0])]
+    # month 1 pools only April (May's month 1 is June): 6 / 10
+    assert report.retention_curve == pytest.approx([1.0, 0.6])
+    # on the last day of June every month is complete and June counts
+    done = kpi_report.assemble(_hand_inputs(activity_cohorts=matrix, as_of=date(2025, 6, 30),
+                                            start=date(2025, 6, 1), end=date(2025, 6, 30),
+                                            days=[date(2025, 6, 1) - timedelta(days=28 - i)
+                                                  for i in range(58)]),
+                               options=kpi_report.Options())
+    assert [c.rates for c in done.cohort_retention] == [[1.0, 0.6, 0.2], [1.0, 0.375], [1.0]]
