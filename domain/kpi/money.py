@@ -40,9 +40,10 @@ def cac(*, acquisition_cost_minor: Mapping[str, int], new_members: Mapping[str, 
     """Customer acquisition cost per channel and blended (key "all").
 
     Per channel: the channel's acquisition spend in the window / members who joined
-    through it in the window. Referral rewards paid in the window are the referral
-    channel's spend (counted once, not also as reduced revenue). Blended: all spend /
-    all new members."""
+    through it in the window. Referral money rewards (payable or paid) created in the
+    window are the referral channel's spend (counted once, not also as reduced revenue).
+    Blended: all spend / all new members. The report's window is the calendar months
+    the period touches, up to the end of the as-of day (recorded spend is monthly)."""
     channels = sorted(set(acquisition_cost_minor) | set(new_members))
     out = {c: share(acquisition_cost_minor.get(c, 0), new_members.get(c, 0))
            for c in channels}
