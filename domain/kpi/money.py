@@ -23,12 +23,14 @@ def aov(*, revenue_minor: int, transactions: int) -> float | None:
 
 
 def historical_ltv(revenue_by_age: np.ndarray, *, members_by_age: np.ndarray) -> list[float]:
-    """Realised revenue per member by age: entry a is the cumulative revenue of members in
-    their first a+1 months after joining, divided by the members who have reached that
-    age by the as-of date (younger members are censored, not counted as zero).
+    """Realised revenue per member by age: entry a = sum over ages 0..a of (revenue
+    earned at that age / members who have completed that age by the as-of date), so
+    members too young for an age are censored there, not counted as zero.
 
-    `revenue_by_age[a]` is revenue earned in month a of membership by members who have
-    reached age a; `members_by_age[a]` counts those members."""
+    Age is counted in calendar months from the cohort's month (the report's cohort is
+    the calendar month of first activity, not of sign-up; age 0 is that month).
+    `revenue_by_age[a]` is revenue earned at age a by members who have completed age a;
+    `members_by_age[a]` counts those members (see `revenue_by_age`)."""
     revenue = np.asarray(revenue_by_age, dtype=float)
     members = np.asarray(members_by_age, dtype=float)
     per_member = np.divide(revenue, members, out=np.zeros_like(revenue), where=members > 0)
