@@ -75,8 +75,8 @@ _ENTRIES = [
           "one UTC day count once)", "period"),
     Entry("arpuMinor", "ARPU", "revenue / members active in the period", "period"),
     Entry("aovMinor", "AOV", "revenue / transactions (purchase days)", "period"),
-    Entry("monthlyArpuMinor", "Monthly ARPU", "revenue of the 30 days ending as-of / MAU",
-          "30 days"),
+    Entry("monthlyArpuMinor", "Monthly ARPU", "revenue of the 30 days ending as-of / MAU "
+          "(a period ending before as-of: the as-of month to date)", "30 days"),
     Entry("ltv.historical", "Historical LTV", "cumulative revenue per member by the end of "
           "month a after first activity (cohorts that completed month a)", "complete months"),
     Entry("ltv.historicalAt", "LTV (historical, 12 months or oldest age)", "historical LTV "
