@@ -54,7 +54,12 @@ def cac(*, acquisition_cost_minor: Mapping[str, int], new_members: Mapping[str, 
 
 
 def ltv_to_cac(*, ltv_minor: float | None, cac_minor: float | None) -> float | None:
-    """LTV / CAC (3 or more is the usual bar); None when either is undefined or CAC is 0."""
+    """LTV / CAC (3 or more is the usual bar); None when either is undefined or CAC is 0.
+
+    The report passes the historical LTV at 12 months (or the oldest complete age):
+    realised *revenue* per member, not gross profit, so with a gross margin below 1 the
+    margin-based ratio is this value x the margin; and the blended CAC of the calendar
+    months the period touches, up to the as-of day."""
     if ltv_minor is None or cac_minor is None:
         return None
     return share(ltv_minor, cac_minor)

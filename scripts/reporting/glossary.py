@@ -89,7 +89,8 @@ _ENTRIES = [
           "the period touches"),
     Entry("cacBlendedMinor", "CAC (blended)", "all acquisition spend / all members "
           "acquired", "calendar months the period touches"),
-    Entry("ltvToCac", "LTV / CAC", "historical LTV (12 months or oldest age) / blended CAC",
+    Entry("ltvToCac", "LTV / CAC", "historical revenue LTV (12 months or oldest age) / "
+          "blended CAC (not margin-adjusted: x gross margin for the margin-based ratio)",
           "as above"),
     Entry("cacPaybackMonths", "CAC payback", "blended CAC / (monthly ARPU x gross margin), "
           "in months", "as above"),
