@@ -39,7 +39,8 @@ class KpiTierActivity:
 @strawberry.type(description="One monthly cohort (by month of first activity, or of first "
                              "purchase for purchaseRetention). rates[k]: share of the cohort "
                              "active (purchasing) in the k-th calendar month after its first; "
-                             "rates[0] = 1; months after asOf's month are absent (censored).")
+                             "rates[0] = 1; only complete months: the partly elapsed asOf "
+                             "month and later ones are absent (censored).")
 class KpiCohort:
     cohort_start: date
     size: int | None

@@ -17,9 +17,11 @@ def paying_share(*, payers: int, members: int) -> float | None:
 
 
 def period_conversion(*, converted: int, non_paying_at_start: int) -> float | None:
-    """Of the members who had joined but never purchased by the start of the window,
-    the share whose first purchase falls inside the window (start inclusive, as-of
-    date inclusive)."""
+    """Of the members who had joined before the window's first day and had not purchased
+    before it (denominator), the share whose first purchase falls inside the window
+    (numerator; first and last day inclusive; the report's window is the period
+    [start, end], end <= as-of, so purchases after `end` do not count even when on or
+    before the as-of day)."""
     return share(converted, non_paying_at_start)
 
 

@@ -23,12 +23,14 @@ def aov(*, revenue_minor: int, transactions: int) -> float | None:
 
 
 def historical_ltv(revenue_by_age: np.ndarray, *, members_by_age: np.ndarray) -> list[float]:
-    """Realised revenue per member by age: entry a is the cumulative revenue of members in
-    their first a+1 months after joining, divided by the members who have reached that
-    age by the as-of date (younger members are censored, not counted as zero).
+    """Realised revenue per member by age: entry a = sum over ages 0..a of (revenue
+    earned at that age / members who have completed that age by the as-of date), so
+    members too young for an age are censored there, not counted as zero.
 
-    `revenue_by_age[a]` is revenue earned in month a of membership by members who have
-    reached age a; `members_by_age[a]` counts those members."""
+    Age is counted in calendar months from the cohort's month (the report's cohort is
+    the calendar month of first activity, not of sign-up; age 0 is that month).
+    `revenue_by_age[a]` is revenue earned at age a by members who have completed age a;
+    `members_by_age[a]` counts those members (see `revenue_by_age`)."""
     revenue = np.asarray(revenue_by_age, dtype=float)
     members = np.asarray(members_by_age, dtype=float)
     per_member = np.divide(revenue, members, out=np.zeros_like(revenue), where=members > 0)
@@ -40,9 +42,10 @@ def cac(*, acquisition_cost_minor: Mapping[str, int], new_members: Mapping[str, 
     """Customer acquisition cost per channel and blended (key "all").
 
     Per channel: the channel's acquisition spend in the window / members who joined
-    through it in the window. Referral rewards paid in the window are the referral
-    channel's spend (counted once, not also as reduced revenue). Blended: all spend /
-    all new members."""
+    through it in the window. Referral money rewards (payable or paid) created in the
+    window are the referral channel's spend (counted once, not also as reduced revenue).
+    Blended: all spend / all new members. The report's window is the calendar months
+    the period touches, up to the end of the as-of day (recorded spend is monthly)."""
     channels = sorted(set(acquisition_cost_minor) | set(new_members))
     out = {c: share(acquisition_cost_minor.get(c, 0), new_members.get(c, 0))
            for c in channels}
@@ -51,7 +54,12 @@ def cac(*, acquisition_cost_minor: Mapping[str, int], new_members: Mapping[str, 
 
 
 def ltv_to_cac(*, ltv_minor: float | None, cac_minor: float | None) -> float | None:
-    """LTV / CAC (3 or more is the usual bar); None when either is undefined or CAC is 0."""
+    """LTV / CAC (3 or more is the usual bar); None when either is undefined or CAC is 0.
+
+    The report passes the historical LTV at 12 months (or the oldest complete age):
+    realised *revenue* per member, not gross profit, so with a gross margin below 1 the
+    margin-based ratio is this value x the margin; and the blended CAC of the calendar
+    months the period touches, up to the as-of day."""
     if ltv_minor is None or cac_minor is None:
         return None
     return share(ltv_minor, cac_minor)

@@ -56,7 +56,11 @@ def _cohorts(matrix, as_of: date, k: int | None) -> tuple[list[Cohort], list[flo
                       dtype=np.int64)
     for c, row in enumerate(matrix.active):
         active[c, :len(row)] = row
-    observable = np.array([len(r) for r in matrix.active], dtype=np.int64)
+    # complete months only (a partly elapsed as-of month is censored, not a low rate);
+    # the as-of month's own cohort keeps its month 0 (100 % by construction)
+    observable = np.array([max(1, _complete_months(cohort, len(row), as_of))
+                           for cohort, row in zip(matrix.cohorts, matrix.active, strict=True)],
+                          dtype=np.int64)
     rows = retention.cohort_retention(active, observable=observable)
     out = [Cohort(cohort_start=matrix.cohorts[r.cohort], size=None, rates=None, suppressed=True)
            if hidden(r.size, k) else
@@ -69,12 +73,16 @@ def _month_complete(month: date, as_of: date) -> bool:
     return next_month(month) - timedelta(days=1) <= as_of
 
 
+def _complete_months(cohort: date, n: int, as_of: date) -> int:
+    """How many of a cohort's first n months have ended by the end of the as-of day."""
+    return sum(_month_complete(month, as_of) for month in _span(cohort, n))
+
+
 def historical_ltv(inputs: FundingInputs) -> tuple[list[float], float | None, int]:
     """Cumulative revenue per member by months since first activity (complete months
     only), and the value at LTV_AGE_MONTHS (or the oldest complete age) with its age."""
     m = inputs.activity_cohorts
-    complete = [sum(_month_complete(month, inputs.as_of)
-                    for month in _span(cohort, len(row)))
+    complete = [_complete_months(cohort, len(row), inputs.as_of)
                 for cohort, row in zip(m.cohorts, m.active, strict=True)]
     revenue, members = money.revenue_by_age(m.revenue, [r[0] for r in m.active],
                                             complete=complete)
@@ -186,7 +194,8 @@ def assemble(inputs: FundingInputs, *, options: Options, history: Grouped | None
                     (as_of_month.arpu_minor if as_of_month else None))
     referral_cohorts, overall = _referrals(referral_counts, k)
     historical_cac = cac.get("all")
-    funnel_steps = [i.members_total, i.mau, i.payers, i.period_repeaters]
+    # one cohort (members joined by as-of), one window (the period), member-level
+    funnel_steps = [i.members_total, i.period_active, i.period_purchasers, i.period_repeaters]
     report = FundingReport(
         as_of=i.as_of, start=i.start, end=i.end, gross_margin=options.gross_margin,
         min_group_size=k, members_total=i.members_total, new_members=i.new_members,

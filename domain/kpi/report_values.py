@@ -195,7 +195,7 @@ class FundingReport:
     purchasers: int
     repeaters: int
     repeat_purchase_rate: float | None
-    funnel_steps: list[int]  # members, active (30 days), payers, repeat buyers (period)
+    funnel_steps: list[int]  # members, then active / purchasers / repeaters in the period
     funnel: list[float | None]
     # retention and churn
     cohort_retention: list[Cohort]

@@ -26,8 +26,9 @@ def cohort_retention(active: np.ndarray, *, observable: np.ndarray) -> list[Coho
 
     `active[c, k]` counts cohort c's members active in the k-th calendar month after
     their first (so `active[c, 0]` is the cohort's size); `observable[c]` is how many
-    months of cohort c the as-of date has reached (its first month counts, a partly
-    elapsed as-of month counts). Rate = active[c, k] / active[c, 0] for k < observable[c];
+    months of cohort c are observed by the as-of date (the report passes its complete
+    months, and 1 for the as-of month's own cohort: a partly elapsed month is censored,
+    not read as a low rate). Rate = active[c, k] / active[c, 0] for k < observable[c];
     later months are censored and absent, never zero. Empty cohorts are left out.
     """
     active = np.asarray(active, dtype=np.int64)

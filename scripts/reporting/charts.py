@@ -200,8 +200,8 @@ def draw_tier_pyramid(ax, r: dict) -> None:
 
 
 def draw_funnel(ax, r: dict) -> None:
-    """members -> active (MAU) -> paying -> repeat, with step conversion."""
-    names = ["members", "active (30 days)", "paying (ever)", "repeat (period)"]
+    """members -> active -> purchased -> repeat (all in the period), with step conversion."""
+    names = ["members", "active (period)", "purchased (period)", "repeat (period)"]
     steps, shares = r["funnelSteps"], r["funnel"]
     top = max(steps + [1])
     colours = [NAVY, TEAL, SAND, CORAL]

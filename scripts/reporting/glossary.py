@@ -51,9 +51,9 @@ _ENTRIES = [
           "(`none` = no tier)", "as-of"),
     Entry("powerUserCurve", "Power-user curve", "members active on exactly d of the 30 days "
           "ending as-of, for d = 1..30 (members with no active day excluded)", "30 days"),
-    Entry("funnel", "Funnel", "members -> active (MAU) -> paying (first purchase by as-of) "
-          "-> repeat (>= 2 purchase days in the period); each step's share of the previous",
-          "as stated per step"),
+    Entry("funnel", "Funnel", "members -> active in the period -> purchased in the period "
+          "(>= 1 purchase day) -> repeat (>= 2 purchase days in the period); each step's "
+          "share of the previous (member-level, one window)", "period"),
     Entry("payingShare", "Paying share", "members with a first purchase on or before as-of "
           "/ members", "as-of"),
     Entry("periodConversion", "Period conversion", "members joined before the period with "
@@ -62,10 +62,11 @@ _ENTRIES = [
           "the period / members with >= 1", "period"),
     Entry("cohortRetention", "Activity retention", "cohort = calendar month of first "
           "activity; cell k = members of the cohort active in the k-th calendar month after "
-          "it / cohort size (month 0 = 100 %); later months censored", "through as-of"),
+          "it / cohort size (month 0 = 100 %); the partly elapsed as-of month and later "
+          "months censored", "complete months through as-of"),
     Entry("purchaseRetention", "Purchase retention", "cohort = month of first purchase; "
-          "cell k = members of the cohort purchasing in month k / cohort size",
-          "through as-of"),
+          "cell k = members of the cohort purchasing in month k / cohort size (complete "
+          "months only)", "complete months through as-of"),
     Entry("churnRate", "Churn rate", "members active in the w days before (as-of - w) who "
           "are not active in the w days ending as-of / the former (w = churn window)",
           "2w days ending as-of"),
@@ -74,8 +75,8 @@ _ENTRIES = [
           "one UTC day count once)", "period"),
     Entry("arpuMinor", "ARPU", "revenue / members active in the period", "period"),
     Entry("aovMinor", "AOV", "revenue / transactions (purchase days)", "period"),
-    Entry("monthlyArpuMinor", "Monthly ARPU", "revenue of the 30 days ending as-of / MAU",
-          "30 days"),
+    Entry("monthlyArpuMinor", "Monthly ARPU", "revenue of the 30 days ending as-of / MAU "
+          "(a period ending before as-of: the as-of month to date)", "30 days"),
     Entry("ltv.historical", "Historical LTV", "cumulative revenue per member by the end of "
           "month a after first activity (cohorts that completed month a)", "complete months"),
     Entry("ltv.historicalAt", "LTV (historical, 12 months or oldest age)", "historical LTV "
@@ -88,7 +89,8 @@ _ENTRIES = [
           "the period touches"),
     Entry("cacBlendedMinor", "CAC (blended)", "all acquisition spend / all members "
           "acquired", "calendar months the period touches"),
-    Entry("ltvToCac", "LTV / CAC", "historical LTV (12 months or oldest age) / blended CAC",
+    Entry("ltvToCac", "LTV / CAC", "historical revenue LTV (12 months or oldest age) / "
+          "blended CAC (not margin-adjusted: x gross margin for the margin-based ratio)",
           "as above"),
     Entry("cacPaybackMonths", "CAC payback", "blended CAC / (monthly ARPU x gross margin), "
           "in months", "as above"),

@@ -129,3 +129,68 @@ def test_predictive_ltv_over_grouped_buyers_equals_the_per_buyer_sum():
     again = kpi_report.predictive_ltv(grouped, options,
                                       fits=ModelFits(bgnbd=fit, gamma_gamma=spend_fit))
     assert again == (mean, total, fit, spend_fit, None)
+
+
+def _hand_inputs(**changes) -> FundingInputs:
+    """A small hand-made input set (as of mid-June, the period the 30 days to as-of)."""
+    as_of = date(2025, 6, 15)
+    months = months_between(date(2025, 4, 1), as_of)
+    days = [as_of - timedelta(days=57 - i) for i in range(58)]
+    zeros = [0] * len(days)
+    empty = CohortMatrix(cohorts=[], active=[], revenue=[])
+    base = dict(
+        as_of=as_of, start=as_of - timedelta(days=29), end=as_of, members_total=100,
+        members_by_channel={"wechat": 100}, members_by_tier={"core": 100},
+        new_members=0, new_by_channel={}, days=days, daily_active=zeros,
+        daily_purchasers=zeros, daily_revenue=zeros, daily_events=zeros,
+        daily_content=zeros, dau=0, wau=0, mau=0, power_curve=[0] * 30,
+        active_by_tier={}, churn_window_days=30, churn_at_start=0, churn_lost=0,
+        payers=0, non_paying_at_start=0, converted=0, period_active=0, period_purchasers=0,
+        period_repeaters=0, period_revenue=0, period_transactions=0, member_content=0,
+        all_content=0, months=months, month_members=[100] * 3, month_new=[0] * 3,
+        month_active=[0] * 3, month_revenue=[0] * 3, month_transactions=[0] * 3,
+        month_dau_sum=[0] * 3, month_days=[30, 31, 15], activity_cohorts=empty,
+        purchase_cohorts=empty, spend_by_channel={}, acquired_by_channel={})
+    base.update(changes)
+    return FundingInputs(**base)
+
+
+def test_funnel_steps_share_one_cohort_and_one_window():
+    # 100 members; 30 active in the period, 12 of them bought in it, 3 of those on >= 2
+    # days. 50 members have bought at some time and 40 were active in the 30 days, but
+    # neither count belongs to the period's funnel (50 payers out of 40 active would
+    # read as a 125 % step). Steps: 30/100, 12/30, 3/12.
+    inputs = _hand_inputs(mau=40, payers=50, period_active=30, period_purchasers=12,
+                          period_repeaters=3, start=date(2025, 6, 1), end=date(2025, 6, 15),
+                          days=[date(2025, 6, 1) - timedelta(days=28 - i) for i in range(43)],
+                          daily_active=[0] * 43, daily_purchasers=[0] * 43,
+                          daily_revenue=[0] * 43, daily_events=[0] * 43,
+                          daily_content=[0] * 43)
+    report = kpi_report.assemble(inputs, options=kpi_report.Options())
+    assert report.funnel_steps == [100, 30, 12, 3]
+    assert report.funnel == pytest.approx([0.3, 0.4, 0.25])
+
+
+def test_cohort_retention_censors_the_partly_elapsed_as_of_month():
+    # As of 15 June: April's cohort (10 members) had 6 active in May and 2 so far in
+    # June; May's (8) 3 so far in June; June's own cohort has 5 members so far. Half of
+    # June is not observed, so June is censored for April and May (2/10 would read as
+    # a drop); June's cohort keeps its month 0 (100 % by construction).
+    matrix = CohortMatrix(cohorts=[date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1)],
+                          active=[[10, 6, 2], [8, 3], [5]],
+                          revenue=[[100, 60, 20], [80, 30], [50]])
+    report = kpi_report.assemble(_hand_inputs(activity_cohorts=matrix,
+                                              purchase_cohorts=matrix),
+                                 options=kpi_report.Options())
+    for rows in (report.cohort_retention, report.purchase_retention):
+        assert [(c.cohort_start.month, c.size, c.rates) for c in rows] == [
+            (4, 10, [1.0, 0.6]), (5, 8, [1.0]), (6, 5, [1.0])]
+    # month 1 pools only April (May's month 1 is June): 6 / 10
+    assert report.retention_curve == pytest.approx([1.0, 0.6])
+    # on the last day of June every month is complete and June counts
+    done = kpi_report.assemble(_hand_inputs(activity_cohorts=matrix, as_of=date(2025, 6, 30),
+                                            start=date(2025, 6, 1), end=date(2025, 6, 30),
+                                            days=[date(2025, 6, 1) - timedelta(days=28 - i)
+                                                  for i in range(58)]),
+                               options=kpi_report.Options())
+    assert [c.rates for c in done.cohort_retention] == [[1.0, 0.6, 0.2], [1.0, 0.375], [1.0]]

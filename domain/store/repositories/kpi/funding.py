@@ -171,7 +171,7 @@ class FundingMixin(KpiBase):
         # acquisition
         spend_from = month_start(start)
         spend_to = next_month(month_start(end))
-        spend = await self._spend(spend_from, spend_to)
+        spend = await self._spend(spend_from, spend_to, as_of=as_of)
         acquired = joined.by(0, since=spend_from, until=min(spend_to - timedelta(days=1), as_of))
 
         return FundingInputs(
@@ -359,9 +359,12 @@ class FundingMixin(KpiBase):
             out.append(matrix)
         return out[0], out[1]
 
-    async def _spend(self, first_month: date, end_month: date) -> dict[str, int]:
+    async def _spend(self, first_month: date, end_month: date, *, as_of: date
+                     ) -> dict[str, int]:
         """Recorded acquisition spend of the months in [first_month, end_month), plus
-        referral money rewards (payable or paid) created in them, in channel 'referral'."""
+        referral money rewards (payable or paid) created in them up to the end of the
+        as-of day, in channel 'referral' (a report as of a past day does not charge
+        rewards created after it, as it does not count members acquired after it)."""
         spend: dict[str, int] = defaultdict(int)
         s = acquisition_spend.c
         for channel, amount in await self.conn.execute(
@@ -371,7 +374,8 @@ class FundingMixin(KpiBase):
         r = referral_rewards.c
         referral = (await self.conn.execute(select(_sum(r.money_minor)).where(
             r.status.in_([RewardStatus.PAYABLE.value, RewardStatus.PAID.value]),
-            r.created_at >= midnight(first_month), r.created_at < midnight(end_month)))
+            r.created_at >= midnight(first_month),
+            r.created_at < midnight(min(end_month, as_of + timedelta(days=1)))))
         ).scalar_one()
         if referral:
             spend["referral"] += int(referral)
