@@ -241,7 +241,8 @@ async def reverse_entry(*, uow, entry_id: int, reason: str, actor: str,
     entry, _ = await post(uow, NewEntry(
         member_id=target.member_id, kind=EntryKind.REVERSE, amount=-target.amount,
         idempotency_key=f"reverse:{entry_id}", reason=reason, actor=actor, occurred_at=now,
-        reverses_entry_id=entry_id, lot_entry_id=entry_id if target.amount > 0 else None))
+        reverses_entry_id=entry_id, lot_entry_id=entry_id if target.amount > 0 else None),
+        amount_field="entryId")  # the amount is the entry's: no input names it
     await uow.audit.record(actor=actor, action="points.reverse",
                            subject=f"member:{target.member_id}",
                            detail={"entry": entry.id, "reverses": entry_id, "reason": reason})
