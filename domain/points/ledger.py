@@ -109,10 +109,17 @@ async def credit_rewards(*, uow, credits: list[RewardCredit], actor: str,
                          now: datetime) -> int:
     """Post each reward as an earn entry expiring like any earned points, within the
     caller's transaction (no commit). Rewards of a member merged since go to the member
-    it was merged into. Returns the points newly credited."""
+    it was merged into. Returns the points newly credited.
+
+    The key names the reward, so a reward credited before counts as paid whichever
+    member holds it now: a merge (or its undo) since the first payment changes where
+    the points would go, not whether they were paid."""
     owners = await uow.members.resolve_active({c.member_id for c in credits}) if credits else {}
     credited = 0
     for credit in credits:
+        paid = await uow.points.entry_by_key(credit.key)
+        if paid is not None and paid.kind is EntryKind.EARN and paid.amount == credit.points:
+            continue
         new = NewEntry(member_id=owners.get(credit.member_id, credit.member_id),
                        kind=EntryKind.EARN, amount=credit.points,
                        idempotency_key=credit.key, reason=credit.reason, actor=actor,
