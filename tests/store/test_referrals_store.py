@@ -308,3 +308,18 @@ async def test_processing_keeps_running_after_the_referrer_of_a_money_reward_was
     async with database.unit_of_work(write=False) as uow:
         assert await uow.points.balances([inviter.id, other.id]) == {inviter.id: 0,
                                                                     other.id: 200}
+
+
+async def test_a_member_cannot_use_the_code_of_a_member_merged_into_them(database):
+    from tests.factories import merge_into
+
+    old_account = await _member(database)
+    code = await _code(database, old_account.id)
+    new_account = await _member(database, joined_at=NOW)  # the same person, a new channel
+    await merge_into(database, new_account.id, old_account.id)
+    # The code's owner is now the invitee: a self-referral that would pay them both rewards.
+    with pytest.raises(referrals.OwnCode):
+        await _redeem(database, code.code, new_account.id)
+    async with database.unit_of_work(write=False) as uow:
+        assert await uow.referrals.of_invitee(new_account.id) is None
+        assert await uow.points.balances([new_account.id]) == {}
