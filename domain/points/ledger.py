@@ -52,13 +52,13 @@ class ExpiryReport:
     members: int
 
 
-async def _check_member(uow, member_id: int) -> None:
+async def _check_member(uow, member_id: int, *, field: str = "memberId") -> None:
     member = await uow.members.get(member_id)
     if member is None:
-        raise MemberNotFound(f"member {member_id} does not exist", field="memberId")
+        raise MemberNotFound(f"member {member_id} does not exist", field=field)
     if member.status is MemberStatus.MERGED:
         raise MemberAlreadyMerged(f"member {member_id} was merged into member "
-                                  f"{member.merged_into_id}", field="memberId")
+                                  f"{member.merged_into_id}", field=field)
 
 
 def _retry_of(existing: Entry, new: NewEntry) -> Entry:
@@ -235,7 +235,7 @@ async def reverse_entry(*, uow, entry_id: int, reason: str, actor: str,
     """Append the opposite of entry `entry_id` (once only). Reversing a credit takes
     its own lot first and cannot overdraw; reversing a debit gives the points back as
     a credit that never expires. Reversals, expiries and merge transfers are not
-    reversible."""
+    reversible; entries of a merged member are MEMBER_MERGED (undo the merge first)."""
     reason = rules.check_reason(reason)
     target = await uow.points.get_entry(entry_id)
     if target is None:
@@ -245,6 +245,9 @@ async def reverse_entry(*, uow, entry_id: int, reason: str, actor: str,
                                   "reversed", field="entryId")
     if await uow.points.reversal_of(entry_id) is not None:
         raise rules.AlreadyReversed(f"entry {entry_id} was reversed already", field="entryId")
+    # A merged member's points moved to the survivor: a reversal would strand points on
+    # (or take them from) an account that no longer counts. Undo the merge first.
+    await _check_member(uow, target.member_id, field="entryId")
     entry, _ = await post(uow, NewEntry(
         member_id=target.member_id, kind=EntryKind.REVERSE, amount=-target.amount,
         idempotency_key=f"reverse:{entry_id}", reason=reason, actor=actor, occurred_at=now,

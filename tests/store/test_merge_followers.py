@@ -297,3 +297,19 @@ async def test_a_member_merged_undone_and_merged_again_moves_its_points_each_tim
     assert await _balances(database, merged.id, survivor.id) == [0, 30]
     assert (await undo_merge(database, second.id)).points_returned == 30
     assert await _balances(database, merged.id, survivor.id) == [30, 0]
+
+
+async def test_an_entry_of_a_merged_member_is_not_reversed_onto_the_merged_member(database):
+    merged = await _spent_120_of_150(database)  # 30 open
+    survivor = await make_member(database)
+    await merge_into(database, survivor.id, merged.id)
+    spend = (await _entries(database, merged.id, EntryKind.SPEND))[0]
+    # Giving 120 back to a merged member would leave points on an account nobody sees or
+    # can spend (the merge moved everything it had): refused, nothing written.
+    with pytest.raises(members.MemberAlreadyMerged) as refused:
+        async with database.unit_of_work() as uow:
+            await ledger.reverse_entry(uow=uow, entry_id=spend.id, reason="refund",
+                                       actor="test", now=utcnow())
+    assert refused.value.field == "entryId"
+    assert await _balances(database, merged.id, survivor.id) == [0, 30]
+    assert await _entries(database, merged.id, EntryKind.REVERSE) == []
