@@ -53,6 +53,7 @@ class ExpiryReport:
 
 
 async def _check_member(uow, member_id: int, *, field: str = "memberId") -> None:
+    await uow.points.lock_member(member_id)  # a merge in flight commits first (PostgreSQL)
     member = await uow.members.get(member_id)
     if member is None:
         raise MemberNotFound(f"member {member_id} does not exist", field=field)
