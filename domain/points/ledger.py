@@ -310,7 +310,11 @@ async def accrue_points(*, uow, as_of: datetime, since: datetime | None, actor: 
 
 async def expire_points(*, uow, as_of: datetime, actor: str, now: datetime) -> ExpiryReport:
     """Write an `expire` entry for the unspent remainder (FIFO, see rules) of every lot
-    expired by `as_of`. Idempotent: a lot is expired once (key `expire:<lot id>`)."""
+    expired by `as_of`. Idempotent: a lot is expired once (key `expire:<lot id>`).
+    `as_of` after `now` is INVALID_VALUE: it would expire points before their expiry."""
+    if as_of > now:
+        raise rules.InvalidEntry(f"asOf {as_of.isoformat()} is in the future: points "
+                                 "expire at their expiry, not before", field="asOf")
     written = points = 0
     members = 0
     for member_id in sorted(await uow.points.members_with_expired_lots(as_of)):

@@ -304,3 +304,16 @@ async def test_reversing_an_award_already_spent_names_the_entry_not_an_amount(ap
     # reversePointsEntry has no amount input: the error names the entry it was asked for.
     assert refused["userErrors"] == [{"field": "entryId", "code": "INSUFFICIENT_POINTS"}]
     assert refused["entry"] is None
+
+
+async def test_points_cannot_be_expired_before_their_expiry_by_a_future_as_of(api, database):
+    member = await make_member(database)
+    await award(api, member.id, 80, "earned-now", kind="EARN", expiresInDays=30)
+    future = (utcnow() + timedelta(days=60)).isoformat()
+    refused = (await api.data(EXPIRE, {"input": {"asOf": future}}))["expirePoints"]
+    # An expiry run "as of" a day to come would write off points the member still owns
+    # (and expire entries cannot be reversed).
+    assert refused == {"written": None, "points": None, "members": None,
+                       "userErrors": [{"field": "asOf", "code": "INVALID_VALUE"}]}
+    data = await api.data(POINTS, {"id": gid("Member", member.id)})
+    assert data["node"]["points"]["balance"] == 80
