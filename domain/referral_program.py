@@ -117,7 +117,9 @@ async def redeem_code(*, uow, code: str, invitee_id: int, fingerprint: Fingerpri
     the rule set's join rewards are granted (held when a fraud rule flagged the join)."""
     found = await _usable_code(uow, code, now=now)
     invitee = await _member(uow, invitee_id, field="inviteeMemberId")
-    if invitee.id == found.member_id:
+    # A code keeps its owner's id after a merge: the member it was merged into owns it too.
+    owner = (await uow.members.resolve_active([found.member_id])).get(found.member_id)
+    if invitee.id in (found.member_id, owner):
         raise referrals.OwnCode(f"member {invitee.id} cannot use their own code", field="code")
     await uow.referrals.lock_member(found.member_id)  # joins of one inviter in turn
     previous = await uow.referrals.of_invitee(invitee.id)

@@ -52,13 +52,14 @@ class ExpiryReport:
     members: int
 
 
-async def _check_member(uow, member_id: int) -> None:
+async def _check_member(uow, member_id: int, *, field: str = "memberId") -> None:
+    await uow.points.lock_member(member_id)  # a merge in flight commits first (PostgreSQL)
     member = await uow.members.get(member_id)
     if member is None:
-        raise MemberNotFound(f"member {member_id} does not exist", field="memberId")
+        raise MemberNotFound(f"member {member_id} does not exist", field=field)
     if member.status is MemberStatus.MERGED:
         raise MemberAlreadyMerged(f"member {member_id} was merged into member "
-                                  f"{member.merged_into_id}", field="memberId")
+                                  f"{member.merged_into_id}", field=field)
 
 
 def _retry_of(existing: Entry, new: NewEntry) -> Entry:
@@ -109,10 +110,17 @@ async def credit_rewards(*, uow, credits: list[RewardCredit], actor: str,
                          now: datetime) -> int:
     """Post each reward as an earn entry expiring like any earned points, within the
     caller's transaction (no commit). Rewards of a member merged since go to the member
-    it was merged into. Returns the points newly credited."""
+    it was merged into. Returns the points newly credited.
+
+    The key names the reward, so a reward credited before counts as paid whichever
+    member holds it now: a merge (or its undo) since the first payment changes where
+    the points would go, not whether they were paid."""
     owners = await uow.members.resolve_active({c.member_id for c in credits}) if credits else {}
     credited = 0
     for credit in credits:
+        paid = await uow.points.entry_by_key(credit.key)
+        if paid is not None and paid.kind is EntryKind.EARN and paid.amount == credit.points:
+            continue
         new = NewEntry(member_id=owners.get(credit.member_id, credit.member_id),
                        kind=EntryKind.EARN, amount=credit.points,
                        idempotency_key=credit.key, reason=credit.reason, actor=actor,
@@ -228,7 +236,7 @@ async def reverse_entry(*, uow, entry_id: int, reason: str, actor: str,
     """Append the opposite of entry `entry_id` (once only). Reversing a credit takes
     its own lot first and cannot overdraw; reversing a debit gives the points back as
     a credit that never expires. Reversals, expiries and merge transfers are not
-    reversible."""
+    reversible; entries of a merged member are MEMBER_MERGED (undo the merge first)."""
     reason = rules.check_reason(reason)
     target = await uow.points.get_entry(entry_id)
     if target is None:
@@ -238,10 +246,14 @@ async def reverse_entry(*, uow, entry_id: int, reason: str, actor: str,
                                   "reversed", field="entryId")
     if await uow.points.reversal_of(entry_id) is not None:
         raise rules.AlreadyReversed(f"entry {entry_id} was reversed already", field="entryId")
+    # A merged member's points moved to the survivor: a reversal would strand points on
+    # (or take them from) an account that no longer counts. Undo the merge first.
+    await _check_member(uow, target.member_id, field="entryId")
     entry, _ = await post(uow, NewEntry(
         member_id=target.member_id, kind=EntryKind.REVERSE, amount=-target.amount,
         idempotency_key=f"reverse:{entry_id}", reason=reason, actor=actor, occurred_at=now,
-        reverses_entry_id=entry_id, lot_entry_id=entry_id if target.amount > 0 else None))
+        reverses_entry_id=entry_id, lot_entry_id=entry_id if target.amount > 0 else None),
+        amount_field="entryId")  # the amount is the entry's: no input names it
     await uow.audit.record(actor=actor, action="points.reverse",
                            subject=f"member:{target.member_id}",
                            detail={"entry": entry.id, "reverses": entry_id, "reason": reason})
@@ -298,7 +310,11 @@ async def accrue_points(*, uow, as_of: datetime, since: datetime | None, actor: 
 
 async def expire_points(*, uow, as_of: datetime, actor: str, now: datetime) -> ExpiryReport:
     """Write an `expire` entry for the unspent remainder (FIFO, see rules) of every lot
-    expired by `as_of`. Idempotent: a lot is expired once (key `expire:<lot id>`)."""
+    expired by `as_of`. Idempotent: a lot is expired once (key `expire:<lot id>`).
+    `as_of` after `now` is INVALID_VALUE: it would expire points before their expiry."""
+    if as_of > now:
+        raise rules.InvalidEntry(f"asOf {as_of.isoformat()} is in the future: points "
+                                 "expire at their expiry, not before", field="asOf")
     written = points = 0
     members = 0
     for member_id in sorted(await uow.points.members_with_expired_lots(as_of)):

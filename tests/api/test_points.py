@@ -292,3 +292,28 @@ async def test_a_page_of_member_balances_costs_one_statement(api, database):
         data = await api.data(query)
     assert eight[0] == two[0]
     assert sorted(n["points"]["balance"] for n in data["members"]["nodes"]) == [5] * 6 + [10, 11]
+
+
+async def test_reversing_an_award_already_spent_names_the_entry_not_an_amount(api, database):
+    member = await make_member(database)
+    bonus = (await award(api, member.id, 70, "bonus-spent"))["entry"]
+    await award(api, member.id, -50, "spent-most")  # a negative ADJUST: 20 points left
+    refused = (await api.data(REVERSE, {"input": {"entryId": bonus["id"],
+                                                  "reason": "sent by mistake"}}
+                              ))["reversePointsEntry"]
+    # reversePointsEntry has no amount input: the error names the entry it was asked for.
+    assert refused["userErrors"] == [{"field": "entryId", "code": "INSUFFICIENT_POINTS"}]
+    assert refused["entry"] is None
+
+
+async def test_points_cannot_be_expired_before_their_expiry_by_a_future_as_of(api, database):
+    member = await make_member(database)
+    await award(api, member.id, 80, "earned-now", kind="EARN", expiresInDays=30)
+    future = (utcnow() + timedelta(days=60)).isoformat()
+    refused = (await api.data(EXPIRE, {"input": {"asOf": future}}))["expirePoints"]
+    # An expiry run "as of" a day to come would write off points the member still owns
+    # (and expire entries cannot be reversed).
+    assert refused == {"written": None, "points": None, "members": None,
+                       "userErrors": [{"field": "asOf", "code": "INVALID_VALUE"}]}
+    data = await api.data(POINTS, {"id": gid("Member", member.id)})
+    assert data["node"]["points"]["balance"] == 80

@@ -297,3 +297,42 @@ async def test_a_member_merged_undone_and_merged_again_moves_its_points_each_tim
     assert await _balances(database, merged.id, survivor.id) == [0, 30]
     assert (await undo_merge(database, second.id)).points_returned == 30
     assert await _balances(database, merged.id, survivor.id) == [30, 0]
+
+
+async def test_an_entry_of_a_merged_member_is_not_reversed_onto_the_merged_member(database):
+    merged = await _spent_120_of_150(database)  # 30 open
+    survivor = await make_member(database)
+    await merge_into(database, survivor.id, merged.id)
+    spend = (await _entries(database, merged.id, EntryKind.SPEND))[0]
+    # Giving 120 back to a merged member would leave points on an account nobody sees or
+    # can spend (the merge moved everything it had): refused, nothing written.
+    with pytest.raises(members.MemberAlreadyMerged) as refused:
+        async with database.unit_of_work() as uow:
+            await ledger.reverse_entry(uow=uow, entry_id=spend.id, reason="refund",
+                                       actor="test", now=utcnow())
+    assert refused.value.field == "entryId"
+    assert await _balances(database, merged.id, survivor.id) == [0, 30]
+    assert await _entries(database, merged.id, EntryKind.REVERSE) == []
+
+
+async def test_an_award_racing_a_merge_of_its_member_never_lands_on_the_merged_member(
+        database):
+    import asyncio
+
+    merged, survivor = await make_member(database), await make_member(database)
+    await _earn(database, merged.id, 100, key="before-merge", at=T0)
+    async with database.unit_of_work() as merge_uow:  # a merge in flight, as merge_members
+        merge = await merge_uow.members.merge(
+            survivor=await merge_uow.members.get(survivor.id),
+            merged=await merge_uow.members.get(merged.id), actor="test", reason="same",
+            now=utcnow())
+        await merging.move_to_survivor(uow=merge_uow, merge_id=merge.id, merged_id=merged.id,
+                                       survivor_id=survivor.id, actor="test", now=utcnow())
+        award = asyncio.create_task(_earn(database, merged.id, 40, key="racing", at=T0))
+        await asyncio.sleep(0.5)  # time for the award to (wrongly) get through
+        await merge_uow.commit()
+    # The award waits for the merge and then sees the member merged, as it would after
+    # it; points credited to the merged account would be stranded there.
+    with pytest.raises(members.MemberAlreadyMerged):
+        await award
+    assert await _balances(database, merged.id, survivor.id) == [0, 100]

@@ -209,3 +209,28 @@ async def test_reversal_happens_once_and_cannot_overdraw(database):
             await ledger.reverse_entry(uow=uow, entry_id=spend.id, reason="again", actor="t",
                                        now=utcnow())
     assert await _balance_and_sum(database, member.id) == (10, 10)
+
+
+async def _credit_reward(db, member_id, key):
+    async with db.unit_of_work() as uow:
+        credited = await ledger.credit_rewards(uow=uow, actor="test", now=utcnow(), credits=[
+            ledger.RewardCredit(member_id=member_id, points=200, key=key, reason="reward")])
+        await uow.commit()
+        return credited
+
+
+async def test_a_reward_paid_again_after_its_member_was_merged_or_unmerged_credits_nothing(
+        database):
+    from tests.factories import merge_into, undo_merge
+
+    member, survivor = await make_member(database), await make_member(database)
+    assert await _credit_reward(database, member.id, "referral-reward:1") == 200
+    merge = await merge_into(database, survivor.id, member.id)
+    # A payout run retried after the merge (a reward with money stays payable, so every
+    # processing run pays its points again): keyed, so nothing more, and no failure.
+    assert await _credit_reward(database, member.id, "referral-reward:1") == 0
+    assert await _credit_reward(database, member.id, "referral-reward:2") == 200  # survivor's
+    await undo_merge(database, merge.id)
+    assert await _credit_reward(database, member.id, "referral-reward:2") == 0
+    assert await _balance_and_sum(database, member.id) == (200, 200)
+    assert await _balance_and_sum(database, survivor.id) == (200, 200)

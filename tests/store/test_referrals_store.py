@@ -281,3 +281,45 @@ async def test_concurrent_code_requests_leave_one_active_code(database):
     async with database.unit_of_work(write=False) as uow:
         assert [c.id for c in await uow.referrals.active_codes(member.id, now=NOW)] == [
             created[0].id]
+
+
+async def test_processing_keeps_running_after_the_referrer_of_a_money_reward_was_merged(
+        database):
+    from tests.factories import merge_into
+
+    async with database.unit_of_work() as uow:
+        await referral_program.set_rules(uow=uow, actor="test", now=NOW, rules=ReferralRules(
+            rewards=(RewardSpec(trigger=Trigger.FIRST_PURCHASE,
+                                beneficiary=Beneficiary.REFERRER, points=200,
+                                money_minor=1500),)))
+    inviter, invitee = await _member(database), await _member(database, joined_at=NOW)
+    other = await _member(database)
+    code = await _code(database, inviter.id)
+    referral = await _redeem(database, code.code, invitee.id)
+    await _buy(database, invitee.id, NOW + timedelta(days=1), "buy-money")
+    assert (await _process(database, as_of=NOW + timedelta(days=2))).rewards_granted == 1
+    # The money half waits for the payout: the reward stays payable, its points are paid.
+    assert await _rewards(database, referral.id) == {
+        (Beneficiary.REFERRER, Trigger.FIRST_PURCHASE): (200, RewardStatus.PAYABLE)}
+    await merge_into(database, other.id, inviter.id)
+    # The next nightly run must neither fail nor pay the points a second time.
+    again = await _process(database, as_of=NOW + timedelta(days=3))
+    assert again == referral_program.ProcessResult(converted=0, rewards_granted=0)
+    async with database.unit_of_work(write=False) as uow:
+        assert await uow.points.balances([inviter.id, other.id]) == {inviter.id: 0,
+                                                                    other.id: 200}
+
+
+async def test_a_member_cannot_use_the_code_of_a_member_merged_into_them(database):
+    from tests.factories import merge_into
+
+    old_account = await _member(database)
+    code = await _code(database, old_account.id)
+    new_account = await _member(database, joined_at=NOW)  # the same person, a new channel
+    await merge_into(database, new_account.id, old_account.id)
+    # The code's owner is now the invitee: a self-referral that would pay them both rewards.
+    with pytest.raises(referrals.OwnCode):
+        await _redeem(database, code.code, new_account.id)
+    async with database.unit_of_work(write=False) as uow:
+        assert await uow.referrals.of_invitee(new_account.id) is None
+        assert await uow.points.balances([new_account.id]) == {}

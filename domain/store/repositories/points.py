@@ -165,6 +165,16 @@ class PointsRepository:
                                     .where(points_balances.c.member_id == member_id)
                                     .with_for_update())
 
+    async def lock_member(self, member_id: int) -> None:
+        """Hold a share lock on the member's row until commit (PostgreSQL), so a member
+        merge in flight (which updates that row) finishes before the caller reads the
+        member's status, and a merge waits for the caller's entries before moving the
+        points. Writers of one member's points share it; SQLite writers hold the database
+        lock already."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(select(members.c.id).where(members.c.id == member_id)
+                                    .with_for_update(read=True))
+
     async def balances(self, member_ids) -> dict[int, int]:
         rows = await self.conn.execute(
             select(points_balances.c.member_id, points_balances.c.balance)
