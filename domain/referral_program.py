@@ -10,6 +10,7 @@ from datetime import datetime
 
 from domain import referrals
 from domain.clock import require_aware
+from domain.errors import InvalidValue
 from domain.members import MemberAlreadyMerged, MemberNotFound, MemberStatus
 from domain.points import ledger
 from domain.referrals import (
@@ -211,6 +212,9 @@ async def review_referral(*, uow, referral_id: int, decision: Decision, note: st
                           actor: str, now: datetime) -> Referral:
     """Approve (held rewards become payable) or reject (they become rejected) a flagged
     referral; later rewards of the referral follow the decision. A review is final."""
+    if len(note) > referrals.MAX_REVIEW_NOTE:
+        raise InvalidValue(f"the note has {len(note)} characters; at most "
+                           f"{referrals.MAX_REVIEW_NOTE}", field="note")
     referral = await uow.referrals.get(referral_id)
     if referral is None:
         raise referrals.ReferralNotFound(f"referral {referral_id} does not exist", field="id")

@@ -167,3 +167,4 @@ DEFAULT_RULES = ReferralRules(rewards=(
 ))
 MAX_POINTS = 1_000_000
 MAX_MONEY_MINOR = 10_000_000  # 100,000.00 per reward: beyond that it is a typo
+MAX_REVIEW_NOTE = 2_000  # characters of a reviewer's note on a flagged referral

@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from domain.access import Role
-from domain.referrals import CODE_ALPHABET, CODE_LENGTH
+from domain.referrals import CODE_ALPHABET, CODE_LENGTH, MAX_REVIEW_NOTE
 
 _seq = itertools.count(1)
 
@@ -215,11 +215,15 @@ async def test_a_flagged_join_is_held_until_a_reviewer_decides_once(api):
     pending = await api.data(REFERRALS, {"filter": {"reviews": ["PENDING"]}})
     assert pending["referrals"]["totalCount"] == 1
 
-    async def review(referral_id, decision):
+    async def review(referral_id, decision, note="knows them in person"):
         data = await api.data(REVIEW, {"input": {"id": referral_id, "decision": decision,
-                                                 "note": "knows them in person"}})
+                                                 "note": note}})
         return data["reviewReferral"]
 
+    too_long = await review(referral["id"], "APPROVE", note="x" * (MAX_REVIEW_NOTE + 1))
+    assert [(e["field"], e["code"]) for e in too_long["userErrors"]] == [
+        ("note", "INVALID_VALUE")]
+    assert too_long["referral"] is None  # not reviewed: the real review below still can
     approved = await review(referral["id"], "APPROVE")
     assert approved["referral"] == {"review": "APPROVED", "reviewNote": "knows them in person",
                                     "rewards": [{"status": "PAID"}]}
