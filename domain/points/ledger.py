@@ -11,7 +11,7 @@ anything else it is IDEMPOTENCY_KEY_REUSED.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 
 from domain.members import MemberAlreadyMerged, MemberNotFound, MemberStatus
@@ -106,6 +106,18 @@ class RewardCredit:
     reason: str
 
 
+async def _active_owners(uow, member_ids: set[int]) -> dict[int, int]:
+    """The active member each of `member_ids` is (or was merged into), with those members
+    share-locked until commit (PostgreSQL): a merge in flight finishes first, and one that
+    starts later waits, then moves the points written here with the rest."""
+    if not member_ids:
+        return {}
+    await uow.points.lock_members(member_ids)
+    owners = await uow.members.resolve_active(member_ids)
+    await uow.points.lock_members(set(owners.values()) - member_ids)
+    return owners
+
+
 async def credit_rewards(*, uow, credits: list[RewardCredit], actor: str,
                          now: datetime) -> int:
     """Post each reward as an earn entry expiring like any earned points, within the
@@ -115,7 +127,7 @@ async def credit_rewards(*, uow, credits: list[RewardCredit], actor: str,
     The key names the reward, so a reward credited before counts as paid whichever
     member holds it now: a merge (or its undo) since the first payment changes where
     the points would go, not whether they were paid."""
-    owners = await uow.members.resolve_active({c.member_id for c in credits}) if credits else {}
+    owners = await _active_owners(uow, {c.member_id for c in credits})
     credited = 0
     for credit in credits:
         paid = await uow.points.entry_by_key(credit.key)
@@ -293,6 +305,8 @@ async def accrue_points(*, uow, as_of: datetime, since: datetime | None, actor: 
     candidates = await uow.points.accrual_candidates(
         [r.event_type.value for r in earn_rules.rules], since=start, before=as_of)
     planned = rules.accruals(candidates, earn_rules)
+    owners = await _active_owners(uow, {a.member_id for a in planned})
+    planned = [replace(a, member_id=owners.get(a.member_id, a.member_id)) for a in planned]
     written = await uow.points.insert_accruals(planned, actor=actor, now=now)
     totals: dict[int, int] = defaultdict(int)
     for accrual in written:

@@ -336,3 +336,41 @@ async def test_an_award_racing_a_merge_of_its_member_never_lands_on_the_merged_m
     with pytest.raises(members.MemberAlreadyMerged):
         await award
     assert await _balances(database, merged.id, survivor.id) == [0, 100]
+
+
+async def test_an_accrual_racing_a_merge_credits_the_survivor_not_the_merged_member(database):
+    import asyncio
+
+    from domain.points.rules import EarnRule
+
+    merged, survivor = await make_member(database), await make_member(database)
+    async with database.unit_of_work() as uow:
+        await ledger.set_earn_rules(uow=uow, earn_rules=[EarnRule("post", 20)], multipliers=[],
+                                    actor="test",
+                                    now=utcnow())
+    async with database.unit_of_work() as uow:
+        await events.record_events(uow=uow, now=utcnow(), raws=[events.EventInput(
+            external_id="racing-post", type=EventType.POST, occurred_at=T0,
+            member_id=merged.id)])
+
+    async def accrue():
+        async with database.unit_of_work() as uow:
+            return await ledger.accrue_points(uow=uow, as_of=T0 + timedelta(days=1),
+                                              since=None, actor="test", now=utcnow())
+
+    async with database.unit_of_work() as merge_uow:  # a merge in flight, as merge_members
+        merge = await merge_uow.members.merge(
+            survivor=await merge_uow.members.get(survivor.id),
+            merged=await merge_uow.members.get(merged.id), actor="test", reason="same",
+            now=utcnow())
+        await merging.move_to_survivor(uow=merge_uow, merge_id=merge.id, merged_id=merged.id,
+                                       survivor_id=survivor.id, actor="test", now=utcnow())
+        accrual = asyncio.create_task(accrue())
+        await asyncio.sleep(0.5)  # time for the accrual to read the event as the merged one's
+        await merge_uow.commit()
+    report = await accrual
+    # The event's 20 points land on the survivor (the merge moved the event there); on the
+    # merged member they would be stranded, as nothing moves them any more.
+    assert (report.written, report.points) == (1, 20)
+    assert await _balances(database, merged.id, survivor.id) == [0, 20]
+    assert (await accrue()).written == 0  # the event earned once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import BigInteger, and_, any_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -171,9 +171,17 @@ class PointsRepository:
         member's status, and a merge waits for the caller's entries before moving the
         points. Writers of one member's points share it; SQLite writers hold the database
         lock already."""
-        if self.conn.dialect.name == "postgresql":
-            await self.conn.execute(select(members.c.id).where(members.c.id == member_id)
-                                    .with_for_update(read=True))
+        await self.lock_members([member_id])
+
+    async def lock_members(self, member_ids) -> None:
+        """`lock_member` for many members in one statement (in id order)."""
+        ids = sorted(set(member_ids))
+        if ids and self.conn.dialect.name == "postgresql":
+            await self.conn.execute(
+                select(members.c.id)
+                .where(members.c.id == any_(bindparam("ids", ids,
+                                                      type_=postgresql.ARRAY(BigInteger))))
+                .order_by(members.c.id).with_for_update(read=True))
 
     async def balances(self, member_ids) -> dict[int, int]:
         rows = await self.conn.execute(
