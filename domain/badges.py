@@ -125,10 +125,10 @@ async def copy_awards_for_merge(*, uow, merge_id: int, merged_id: int,
     `merge_id` on the copy. Returns the badge ids added."""
     held = await uow.badges.awards_of([merged_id, survivor_id])
     badge_ids = badges_to_copy(held.get(merged_id, []), held.get(survivor_id, []))
-    if badge_ids:
-        await uow.badges.copy_awards(from_member=merged_id, to_member=survivor_id,
-                                     badge_ids=badge_ids, merge_id=merge_id)
-    return badge_ids
+    if not badge_ids:
+        return []
+    return await uow.badges.copy_awards(from_member=merged_id, to_member=survivor_id,
+                                        badge_ids=badge_ids, merge_id=merge_id)
 
 
 async def remove_awards_of_merge(*, uow, merge_id: int, survivor_id: int, as_of: date,

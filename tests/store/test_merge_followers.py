@@ -374,3 +374,25 @@ async def test_an_accrual_racing_a_merge_credits_the_survivor_not_the_merged_mem
     assert (report.written, report.points) == (1, 20)
     assert await _balances(database, merged.id, survivor.id) == [0, 20]
     assert (await accrue()).written == 0  # the event earned once
+
+
+async def test_a_merge_racing_a_badge_award_to_the_survivor_keeps_that_award(database):
+    import asyncio
+
+    post = await _badge(database, "poster", "post")
+    merged, survivor = await make_member(database), await make_member(database)
+    await _act(database, merged.id, "post", 1)
+    await _award(database)  # the merged member holds the badge
+    async with database.unit_of_work() as award_uow:  # an award run in flight
+        await award_uow.badges.award(post, [badges.Qualified(member_id=survivor.id, value=1)],
+                                     as_of=(T0 + 30 * DAY).date(), now=utcnow())
+        merging_task = asyncio.create_task(merge_into(database, survivor.id, merged.id))
+        await asyncio.sleep(0.5)  # time for the merge to reach the survivor's awards
+        await award_uow.commit()
+    merge = await merging_task
+    # The merge went through; the survivor keeps the award its run made (no copy to undo).
+    assert merge.added_badge_ids == ()
+    held = await _held(database, survivor.id)
+    assert set(held) == {post.id} and held[post.id].via_merge_id is None
+    await undo_merge(database, merge.id)
+    assert set(await _held(database, survivor.id)) == {post.id}

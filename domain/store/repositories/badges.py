@@ -164,18 +164,25 @@ class BadgeRepository:
             await self.conn.execute(statement, rows[start:start + _CHUNK])
 
     async def copy_awards(self, *, from_member: int, to_member: int, badge_ids: Sequence[int],
-                          merge_id: int) -> None:
+                          merge_id: int) -> list[int]:
         """Copy `from_member`'s awards of `badge_ids` to `to_member` as they are (time,
-        value, rule, evidence), marked as copied by member merge `merge_id`."""
+        value, rule, evidence), marked as copied by member merge `merge_id`; a badge
+        `to_member` holds by now (an award run got there first) is kept as it is. Returns
+        the badge ids copied."""
         source = badge_awards.alias("source")
-        await self.conn.execute(badge_awards.insert().from_select(
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        statement = dialect.insert(badge_awards).from_select(
             ["member_id", "badge_id", "awarded_at", "as_of", "value", "rule", "evidence",
              "via_merge_id"],
             select(literal(to_member, BigInteger()), source.c.badge_id, source.c.awarded_at,
                    source.c.as_of, source.c.value, source.c.rule, source.c.evidence,
                    literal(merge_id, BigInteger()))
             .where(source.c.member_id == from_member, source.c.badge_id.in_(list(badge_ids)))
-            .order_by(source.c.badge_id)))
+            .order_by(source.c.badge_id))
+        rows = await self.conn.execute(
+            statement.on_conflict_do_nothing(index_elements=["member_id", "badge_id"])
+            .returning(badge_awards.c.badge_id))
+        return sorted(rows.scalars())
 
     async def remove_merge_awards(self, *, member_id: int, merge_id: int) -> list[int]:
         """Delete the member's awards copied by merge `merge_id`; their badge ids."""
