@@ -226,7 +226,7 @@ async def add_identity(*, uow, member_id: int, key: IdentityKey, actor: str) -> 
     key = validate_identity(key, field="externalId")
     member = await active_member(uow, member_id, field="memberId")
     await _ensure_identities_free(uow, (key,), field="externalId")
-    await uow.members.add_identity(member.id, key)
+    await uow.members.add_identity(member.id, key, field="externalId")
     await uow.audit.record(actor=actor, action="member.add_identity",
                            subject=f"member:{member.id}", detail={"channel": str(key.channel)})
     await uow.commit()

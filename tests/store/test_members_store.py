@@ -104,3 +104,25 @@ async def test_two_members_racing_for_one_identity_end_with_one_owner(database):
     assert len(winners) == 1
     async with database.unit_of_work(write=False) as uow:
         assert await uow.members.count(MemberFilter()) == 1
+
+
+async def test_two_requests_adding_one_identity_leave_one_owner_and_name_the_input_field(
+        database):
+    first, second = await make_member(database), await make_member(database)
+    key = IdentityKey(Channel.WECHAT, "wx-contested")
+
+    async def add(member_id):
+        async with database.unit_of_work() as uow:
+            try:
+                await members.add_identity(uow=uow, member_id=member_id, key=key,
+                                           actor="test")
+                return None
+            except members.DuplicateIdentity as error:
+                return error.field
+
+    fields = await asyncio.gather(*(add(m.id) for m in (first, second, first, second)))
+    # One request wins; every other one (the check before the insert, or the unique
+    # index when they race past it) names addMemberIdentity's own input field.
+    assert sorted(fields, key=str) == [None, "externalId", "externalId", "externalId"]
+    async with database.unit_of_work(write=False) as uow:
+        assert len(await uow.members.identity_owners([key])) == 1

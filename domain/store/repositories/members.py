@@ -116,7 +116,8 @@ class MemberRepository:
             await self.add_identity(member_id, key)
         return member_id
 
-    async def add_identity(self, member_id: int, key: IdentityKey) -> None:
+    async def add_identity(self, member_id: int, key: IdentityKey, *,
+                           field: str = "identities") -> None:
         try:
             async with self.conn.begin_nested():
                 await self.conn.execute(member_identities.insert().values(
@@ -127,7 +128,7 @@ class MemberRepository:
             # Lost a race with another request claiming the same identity.
             raise DuplicateIdentity(
                 f"{key.channel} identity {key.external_id!r} already belongs to a member",
-                field="identities",
+                field=field,
             ) from None
 
     async def get(self, member_id: int) -> Member | None:
