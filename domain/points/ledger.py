@@ -70,14 +70,21 @@ def _retry_of(existing: Entry, new: NewEntry) -> Entry:
         f"{existing.amount} for member {existing.member_id}", field="idempotencyKey")
 
 
+async def _stored(uow, new: NewEntry) -> Entry | None:
+    """The stored entry a retry of `new` names (None: a new request); IDEMPOTENCY_KEY_REUSED
+    when its key names a different request."""
+    existing = await uow.points.entry_by_key(new.idempotency_key)
+    return None if existing is None else _retry_of(existing, new)
+
+
 async def post(uow, new: NewEntry, *, amount_field: str | None = "amount"
                ) -> tuple[Entry, bool]:
     """Append `new` and move the balance; returns (entry, written). A retry returns the
     stored entry with written=False. Does not commit. INSUFFICIENT_POINTS names
     `amount_field` (None when the amount is not an input, as in a redemption)."""
-    existing = await uow.points.entry_by_key(new.idempotency_key)
-    if existing is not None:
-        return _retry_of(existing, new), False
+    stored = await _stored(uow, new)
+    if stored is not None:
+        return stored, False
     entry_id = await uow.points.insert_entry(new)
     if entry_id is None:  # a concurrent writer stored the key (or the reversal) first
         existing = await uow.points.entry_by_key(new.idempotency_key)
@@ -165,6 +172,8 @@ async def award_points(*, uow, member_id: int, amount: int, kind: EntryKind, rea
                    idempotency_key=rules.check_key(idempotency_key),
                    reason=rules.check_reason(reason), actor=actor, occurred_at=now,
                    expires_at=rules.expires_at(now, days) if kind is EntryKind.EARN else None)
+    if (stored := await _stored(uow, new)) is not None:
+        return stored  # a retry answers as the request did, even once the member was merged
     await _check_member(uow, member_id)
     entry, written = await post(uow, new)
     if written:
@@ -183,6 +192,8 @@ async def spend_points(*, uow, member_id: int, amount: int, reason: str, idempot
     new = NewEntry(member_id=member_id, kind=EntryKind.SPEND, amount=-amount,
                    idempotency_key=rules.check_key(idempotency_key),
                    reason=rules.check_reason(reason), actor=actor, occurred_at=now)
+    if (stored := await _stored(uow, new)) is not None:
+        return stored  # a retry answers as the request did, even once the member was merged
     await _check_member(uow, member_id)
     entry, written = await post(uow, new)
     if written:

@@ -396,3 +396,17 @@ async def test_a_merge_racing_a_badge_award_to_the_survivor_keeps_that_award(dat
     assert set(held) == {post.id} and held[post.id].via_merge_id is None
     await undo_merge(database, merge.id)
     assert set(await _held(database, survivor.id)) == {post.id}
+
+
+async def test_a_retried_award_or_spend_after_a_merge_returns_the_stored_entry(database):
+    merged, survivor = await make_member(database), await make_member(database)
+    earned = await _earn(database, merged.id, 100, key="award-1", at=T0)
+    spent = await _spend(database, merged.id, 30, key="spend-1", at=T0 + DAY)
+    await merge_into(database, survivor.id, merged.id)
+    # A client retrying a request that succeeded gets the same answer, not MEMBER_MERGED,
+    # and nothing moves again.
+    assert (await _earn(database, merged.id, 100, key="award-1", at=T0)).id == earned.id
+    assert (await _spend(database, merged.id, 30, key="spend-1", at=T0 + DAY)).id == spent.id
+    assert await _balances(database, merged.id, survivor.id) == [0, 70]
+    with pytest.raises(members.MemberAlreadyMerged):  # a new request is refused
+        await _earn(database, merged.id, 5, key="award-2", at=T0 + 2 * DAY)
