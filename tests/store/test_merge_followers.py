@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -315,22 +316,29 @@ async def test_an_entry_of_a_merged_member_is_not_reversed_onto_the_merged_membe
     assert await _entries(database, merged.id, EntryKind.REVERSE) == []
 
 
+@asynccontextmanager
+async def _merge_in_flight(db, survivor_id: int, merged_id: int):
+    """A merge as merge_members runs it, held open for the block and committed after it."""
+    async with db.unit_of_work() as uow:
+        merge = await uow.members.merge(
+            survivor=await uow.members.get(survivor_id),
+            merged=await uow.members.get(merged_id), actor="test", reason="same",
+            now=utcnow())
+        await merging.move_to_survivor(uow=uow, merge_id=merge.id, merged_id=merged_id,
+                                       survivor_id=survivor_id, actor="test", now=utcnow())
+        yield
+        await uow.commit()
+
+
 async def test_an_award_racing_a_merge_of_its_member_never_lands_on_the_merged_member(
         database):
     import asyncio
 
     merged, survivor = await make_member(database), await make_member(database)
     await _earn(database, merged.id, 100, key="before-merge", at=T0)
-    async with database.unit_of_work() as merge_uow:  # a merge in flight, as merge_members
-        merge = await merge_uow.members.merge(
-            survivor=await merge_uow.members.get(survivor.id),
-            merged=await merge_uow.members.get(merged.id), actor="test", reason="same",
-            now=utcnow())
-        await merging.move_to_survivor(uow=merge_uow, merge_id=merge.id, merged_id=merged.id,
-                                       survivor_id=survivor.id, actor="test", now=utcnow())
+    async with _merge_in_flight(database, survivor.id, merged.id):
         award = asyncio.create_task(_earn(database, merged.id, 40, key="racing", at=T0))
         await asyncio.sleep(0.5)  # time for the award to (wrongly) get through
-        await merge_uow.commit()
     # The award waits for the merge and then sees the member merged, as it would after
     # it; points credited to the merged account would be stranded there.
     with pytest.raises(members.MemberAlreadyMerged):
@@ -358,16 +366,9 @@ async def test_an_accrual_racing_a_merge_credits_the_survivor_not_the_merged_mem
             return await ledger.accrue_points(uow=uow, as_of=T0 + timedelta(days=1),
                                               since=None, actor="test", now=utcnow())
 
-    async with database.unit_of_work() as merge_uow:  # a merge in flight, as merge_members
-        merge = await merge_uow.members.merge(
-            survivor=await merge_uow.members.get(survivor.id),
-            merged=await merge_uow.members.get(merged.id), actor="test", reason="same",
-            now=utcnow())
-        await merging.move_to_survivor(uow=merge_uow, merge_id=merge.id, merged_id=merged.id,
-                                       survivor_id=survivor.id, actor="test", now=utcnow())
+    async with _merge_in_flight(database, survivor.id, merged.id):
         accrual = asyncio.create_task(accrue())
         await asyncio.sleep(0.5)  # time for the accrual to read the event as the merged one's
-        await merge_uow.commit()
     report = await accrual
     # The event's 20 points land on the survivor (the merge moved the event there); on the
     # merged member they would be stranded, as nothing moves them any more.
