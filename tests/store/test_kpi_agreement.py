@@ -27,6 +27,7 @@ from domain.kpi.inputs import (
 from domain.models import histories as model_histories
 from domain.store import bulk
 from domain.store.tables import (
+    acquisition_spend,
     events,
     kpi_activity_days,
     kpi_cohort_months,
@@ -49,12 +50,16 @@ async def _raw(db):
         people = (await conn.execute(select(members.c.id, members.c.channel, members.c.tier_id,
                                             members.c.joined_at, members.c.status))).all()
         keys = dict((await conn.execute(select(tiers.c.id, tiers.c.key))).all())
-    return rows, people, keys
+        spend = (await conn.execute(select(acquisition_spend.c.channel,
+                                           acquisition_spend.c.month,
+                                           acquisition_spend.c.amount_minor))).all()
+    return rows, people, keys, spend
 
 
-def reference(rows, people, keys, *, as_of: date, start: date, end: date,
+def reference(rows, people, keys, spend=(), *, as_of: date, start: date, end: date,
               w: int = 30) -> FundingInputs:
-    """Every input from raw events, the obvious way."""
+    """Every input from raw events (and the recorded acquisition spend rows), the obvious
+    way."""
     day_of = {}
     per_day: dict[tuple[int, date], Counter] = defaultdict(Counter)
     for member_id, kind, at, amount in rows:
@@ -162,6 +167,10 @@ def reference(rows, people, keys, *, as_of: date, start: date, end: date,
     spend_from = month_start(start)
     spend_to = next_month(month_start(end)) - timedelta(days=1)
     acquired = Counter(p.channel for p in live if joined(p, min(spend_to, as_of), spend_from))
+    spent: Counter = Counter()
+    for channel, month, amount in spend:  # the period's calendar months, whole
+        if spend_from <= month <= spend_to:
+            spent[channel] += amount
     period = [daily[d] for d in days[TRAILING_DAYS:]]
     return FundingInputs(
         as_of=as_of, start=start, end=end, members_total=len(total),
@@ -188,7 +197,8 @@ def reference(rows, people, keys, *, as_of: date, start: date, end: date,
         month_dau_sum=month_dau, month_days=month_days,
         activity_cohorts=cohorts(first_active, lambda c: True),
         purchase_cohorts=cohorts(first_purchase, lambda c: c["purchase"] > 0),
-        spend_by_channel={}, acquired_by_channel=dict(acquired),
+        spend_by_channel={c: n for c, n in spent.items() if n},
+        acquired_by_channel=dict(acquired),
     )
 
 
@@ -215,14 +225,25 @@ def community() -> demo.Community:
 async def test_sql_producer_agrees_with_python_over_raw_events(database, community, as_of,
                                                                start, end):
     await bulk.write_community(database, community, reason="test")
+    async with database.unit_of_work() as uow:  # spend in, before and after the periods
+        for channel, month, amount in (("wechat", date(2025, 3, 1), 70_000),
+                                       ("wechat", date(2025, 5, 9), 120_000),
+                                       ("douyin", date(2025, 5, 1), 300_000),
+                                       ("douyin", date(2025, 6, 1), 45_000),
+                                       ("app", date(2025, 7, 1), 9_999)):
+            await uow.kpi.record_spend(channel=channel, month=month_start(month),
+                                       amount_minor=amount, now=utcnow())
+        await uow.commit()
     first = await _refresh(database)
     assert first.full
     start = start or as_of - timedelta(days=29)
     end = end or as_of
-    rows, people, keys = await _raw(database)
-    expected = reference(rows, people, keys, as_of=as_of, start=start, end=end)
+    rows, people, keys, spend = await _raw(database)
+    expected = reference(rows, people, keys, spend, as_of=as_of, start=start, end=end)
     got = await _inputs(database, as_of=as_of, start=start, end=end)
     assert expected.members_total == 500 or expected.members_total > 0
+    # both periods lie in May: its spend only, whole (March, June and July left out)
+    assert expected.spend_by_channel == {"wechat": 120_000, "douyin": 300_000}
     for name in FundingInputs.__dataclass_fields__:
         assert getattr(got, name) == getattr(expected, name), name
 
@@ -242,8 +263,8 @@ async def test_sql_producer_agrees_with_python_over_raw_events(database, communi
     incremental = await _refresh(database)
     assert not incremental.full and incremental.days == 2  # only the changed days
     after = await _inputs(database, as_of=as_of, start=start, end=end)
-    rows, people, keys = await _raw(database)
-    assert after == reference(rows, people, keys, as_of=as_of, start=start, end=end)
+    rows, people, keys, spend = await _raw(database)
+    assert after == reference(rows, people, keys, spend, as_of=as_of, start=start, end=end)
     await _refresh(database, full=True)
     assert await _inputs(database, as_of=as_of, start=start, end=end) == after
 
@@ -287,7 +308,7 @@ async def test_incremental_refresh_of_many_new_events_equals_a_full_rebuild(data
     trailing windows) give exactly the rollups a full rebuild gives."""
     await bulk.write_community(database, community, reason="test")
     await _refresh(database)
-    rows, people, _ = await _raw(database)
+    rows, people, _, _ = await _raw(database)
     rng = random.Random(5)
     kinds = [EventType.LOGIN, EventType.POST, EventType.PURCHASE, EventType.PURCHASE,
              EventType.LIKE, EventType.SHARE, EventType.COMMENT, EventType.CHECK_IN]
