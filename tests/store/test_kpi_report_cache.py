@@ -50,8 +50,8 @@ async def _checked(db):
     assert not result.full
     assert not await _behind(db)
     got = await _inputs(db, as_of=AS_OF, start=START, end=AS_OF)
-    rows, people, keys = await _raw(db)
-    assert got == reference(rows, people, keys, as_of=AS_OF, start=START, end=AS_OF)
+    rows, people, keys, spend = await _raw(db)
+    assert got == reference(rows, people, keys, spend, as_of=AS_OF, start=START, end=AS_OF)
     return got
 
 
@@ -151,7 +151,7 @@ async def _purchases(db, member_ids, *, prefix: str, seed: int) -> None:
 
 async def test_model_fits_are_stored_reused_and_warm_started(database, community):
     await bulk.write_community(database, community, reason="test")
-    rows, people, _ = await _raw(database)
+    rows, people, _, _ = await _raw(database)
     await _purchases(database, [p.id for p in people[:150]], prefix="buy", seed=3)
     await _refresh(database)
     first = await _report(database)
@@ -212,8 +212,9 @@ async def test_a_merge_recomputes_its_two_members_not_everyone_active_on_their_d
     assert (result.full, result.members) == (False, 2)
     got = await _inputs(database, as_of=AS_OF, start=START, end=AS_OF)
     assert got.mau == 4
-    rows, people_rows, keys = await _raw(database)
-    assert got == reference(rows, people_rows, keys, as_of=AS_OF, start=START, end=AS_OF)
+    rows, people_rows, keys, spend = await _raw(database)
+    assert got == reference(rows, people_rows, keys, spend, as_of=AS_OF, start=START,
+                            end=AS_OF)
     async with database.unit_of_work() as uow:
         await merges.undo_merge(uow=uow, merge_id=merge.id, actor="test", now=utcnow())
     result = await _refresh(database)
