@@ -77,14 +77,18 @@ async def _stored(uow, new: NewEntry) -> Entry | None:
     return None if existing is None else _retry_of(existing, new)
 
 
-async def post(uow, new: NewEntry, *, amount_field: str | None = "amount"
-               ) -> tuple[Entry, bool]:
+async def post(uow, new: NewEntry, *, amount_field: str | None = "amount",
+               check_member: bool = False) -> tuple[Entry, bool]:
     """Append `new` and move the balance; returns (entry, written). A retry returns the
-    stored entry with written=False. Does not commit. INSUFFICIENT_POINTS names
-    `amount_field` (None when the amount is not an input, as in a redemption)."""
+    stored entry with written=False, even once the member was merged away; with
+    `check_member` a new entry is refused for a missing or merged member. Does not
+    commit. INSUFFICIENT_POINTS names `amount_field` (None when the amount is not an
+    input, as in a redemption)."""
     stored = await _stored(uow, new)
     if stored is not None:
         return stored, False
+    if check_member:
+        await _check_member(uow, new.member_id)
     entry_id = await uow.points.insert_entry(new)
     if entry_id is None:  # a concurrent writer stored the key (or the reversal) first
         existing = await uow.points.entry_by_key(new.idempotency_key)
@@ -172,10 +176,7 @@ async def award_points(*, uow, member_id: int, amount: int, kind: EntryKind, rea
                    idempotency_key=rules.check_key(idempotency_key),
                    reason=rules.check_reason(reason), actor=actor, occurred_at=now,
                    expires_at=rules.expires_at(now, days) if kind is EntryKind.EARN else None)
-    if (stored := await _stored(uow, new)) is not None:
-        return stored  # a retry answers as the request did, even once the member was merged
-    await _check_member(uow, member_id)
-    entry, written = await post(uow, new)
+    entry, written = await post(uow, new, check_member=True)
     if written:
         await uow.audit.record(actor=actor, action=f"points.{kind}", subject=f"member:{member_id}",
                                detail={"entry": entry.id, "amount": amount, "reason": new.reason})
@@ -192,10 +193,7 @@ async def spend_points(*, uow, member_id: int, amount: int, reason: str, idempot
     new = NewEntry(member_id=member_id, kind=EntryKind.SPEND, amount=-amount,
                    idempotency_key=rules.check_key(idempotency_key),
                    reason=rules.check_reason(reason), actor=actor, occurred_at=now)
-    if (stored := await _stored(uow, new)) is not None:
-        return stored  # a retry answers as the request did, even once the member was merged
-    await _check_member(uow, member_id)
-    entry, written = await post(uow, new)
+    entry, written = await post(uow, new, check_member=True)
     if written:
         await uow.audit.record(actor=actor, action="points.spend", subject=f"member:{member_id}",
                                detail={"entry": entry.id, "amount": amount})
